@@ -1,0 +1,55 @@
+"""The contract between the tab builder and its hosts (the standalone app and the WebUI).
+
+The host says where outputs go and which defaults apply; the tab hands back the few components and functions a
+host may wire to (the WebUI adds "Send to ControlNet" through ``add_controls``). No gradio import here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .params import DEFAULT_MAX_PIXELS, DepthParams
+
+
+@dataclass(frozen=True)
+class FullMaps:
+    """Full-resolution outputs of the file currently shown in a session."""
+
+    name: str  # safe output stem, e.g. "scene" for scene.exr
+    depth: np.ndarray  # uint8 or uint16, near = white
+    mask: np.ndarray  # uint8, far plane black, subject white (always computed, shown or not)
+    params: DepthParams
+
+    @property
+    def width(self) -> int:
+        return int(self.depth.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.depth.shape[0])
+
+
+@dataclass(frozen=True)
+class TabHandles:
+    """What the built tab exposes to its host, inside the ``gr.Blocks`` context."""
+
+    session: Any  # gr.State holding this browser tab's own workspace
+    status: Any  # a component showing one short message line (gr.Markdown)
+    full_maps: Callable[[Any], FullMaps]  # session value -> maps; raises ValueError with a user message
+
+
+@dataclass(frozen=True)
+class TabContext:
+    """What a host gives the tab builder."""
+
+    output_dir: Path
+    defaults: DepthParams = field(default_factory=DepthParams)
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    elem_prefix: str = "daz_depthmap"
+    #: called inside the Blocks, below the outputs, to add host-specific controls (the WebUI's send block)
+    add_controls: Callable[[TabHandles], None] | None = None

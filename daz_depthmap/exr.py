@@ -1,0 +1,353 @@
+"""Reading the depth channel of an OpenEXR file, safely.
+
+Uses the official OpenEXR bindings (``OpenEXR.File``), never OpenCV: cv2 silently drops ``Z`` and other
+channels, reads only part 0 and can crash the process on damaged files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .params import DEFAULT_MAX_PIXELS, SENTINEL_DEPTH
+
+EXR_MAGIC = b"\x76\x2f\x31\x01"
+
+_OTHER_FORMATS = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"GIF8", "a GIF image"),
+    (b"RIFF", "a RIFF/WebP file"),
+    (b"8BPS", "a Photoshop document"),
+    (b"PK\x03\x04", "a ZIP archive"),
+)
+
+
+class DepthReadError(Exception):
+    """A file could not be read as depth; ``str()`` names the file and the problem."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path.name}: {problem}")
+
+
+@dataclass(frozen=True)
+class DepthImage:
+    """One depth channel, pasted into the display window.
+
+    Attributes
+    ----------
+    depth:
+        float32 array (height, width) of raw depth; only pixels where ``valid`` is true mean anything.
+    valid:
+        bool array: finite, > 0 and below the 1e9 "no hit" sentinel. Everything else is background.
+    channel:
+        The channel used, qualified with its part name in multi-part files (``"depth_left/Z"``).
+    channels:
+        Every channel of the file (same naming), for a channel chooser.
+    name:
+        The file's name (no folder), for messages and output names.
+    notes:
+        What the reader did that a user may want to know (window pasting, channel choice).
+    """
+
+    depth: np.ndarray
+    valid: np.ndarray
+    channel: str
+    channels: tuple[str, ...] = ()
+    name: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def height(self) -> int:
+        return int(self.depth.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.depth.shape[1])
+
+    @property
+    def invalid_count(self) -> int:
+        """Pixels that are background: inf, NaN, <= 0, >= 1e9, or outside the data window."""
+        return int(self.valid.size - np.count_nonzero(self.valid))
+
+
+def valid_depth(depth: np.ndarray) -> np.ndarray:
+    """Where ``depth`` is a real distance: finite, > 0 and below the sentinel (NaN compares false)."""
+    with np.errstate(invalid="ignore"):
+        return (depth > 0) & (depth < SENTINEL_DEPTH)
+
+
+def depth_image(
+    depth: np.ndarray, channel: str = "depth", name: str = "", channels: Sequence[str] = (), notes: Sequence[str] = ()
+) -> DepthImage:
+    """Wrap an in-memory depth array (any float dtype) as a :class:`DepthImage`."""
+    array = np.asarray(depth, dtype=np.float32)
+    if array.ndim != 2 or array.size == 0:
+        raise ValueError(f"depth must be a non-empty 2-D array, got shape {array.shape}")
+    return DepthImage(array, valid_depth(array), channel, tuple(channels) or (channel,), name, tuple(notes))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Header inspection
+
+
+@dataclass(frozen=True)
+class _Part:
+    index: int
+    name: str
+    deep: bool
+    data_window: tuple[int, int, int, int]  # xmin, ymin, xmax, ymax (inclusive)
+    display_window: tuple[int, int, int, int]
+    channels: tuple[str, ...]
+
+
+def _window(box: Any) -> tuple[int, int, int, int]:
+    (xmin, ymin), (xmax, ymax) = box
+    return int(xmin), int(ymin), int(xmax), int(ymax)
+
+
+def _area(window: tuple[int, int, int, int]) -> int:
+    xmin, ymin, xmax, ymax = window
+    return max(0, xmax - xmin + 1) * max(0, ymax - ymin + 1)
+
+
+def _check_signature(path: Path) -> None:
+    if not path.exists():
+        raise DepthReadError(path, "file not found")
+    if path.is_dir():
+        raise DepthReadError(path, "is a folder, not an EXR file")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise DepthReadError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not head:
+        raise DepthReadError(path, "the file is empty (0 bytes)")
+    if head[:4] == EXR_MAGIC:
+        return
+    for magic, what in _OTHER_FORMATS:
+        if head.startswith(magic):
+            raise DepthReadError(path, f"not an OpenEXR file: it is {what} with an .exr name")
+    raise DepthReadError(path, "not an OpenEXR file (it does not start with the EXR signature 76 2f 31 01)")
+
+
+def _open(path: Path, header_only: bool) -> Any:
+    import OpenEXR  # imported here so the package imports even where the bindings are missing
+
+    try:
+        return OpenEXR.File(str(path), separate_channels=True, header_only=header_only)
+    except Exception as exc:  # the bindings raise RuntimeError, IndexError, ValueError... on damaged files
+        what = "header" if header_only else "pixel data"
+        detail = str(exc).replace(str(path), path.name).strip() or type(exc).__name__
+        raise DepthReadError(path, f"damaged or truncated EXR {what} (OpenEXR: {detail})") from None
+
+
+def _parts(path: Path, exr: Any) -> list[_Part]:
+    parts = []
+    try:
+        for index, part in enumerate(exr.parts):
+            header = part.header
+            name = str(header.get("name") or part.name() or f"part{index}")
+            kind = str(part.type()).lower()
+            names = tuple(str(ch.name) for ch in header.get("channels", ()))
+            parts.append(
+                _Part(
+                    index, name, "deep" in kind, _window(header["dataWindow"]), _window(header["displayWindow"]), names
+                )
+            )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DepthReadError(path, f"damaged EXR header ({type(exc).__name__}: {exc})") from None
+    if not parts:
+        raise DepthReadError(path, "the EXR file holds no image part")
+    return parts
+
+
+def _qualified(parts: Sequence[_Part]) -> list[tuple[str, _Part, str]]:
+    """(display name, part, channel) for every channel; part names prefix them in multi-part files."""
+    multi = len(parts) > 1
+    return [(f"{p.name}/{ch}" if multi else ch, p, ch) for p in parts for ch in p.channels]
+
+
+def _check_size(path: Path, parts: Sequence[_Part], max_pixels: int) -> None:
+    for part in parts:
+        for what, window in (("display window", part.display_window), ("data window", part.data_window)):
+            xmin, ymin, xmax, ymax = window
+            width, height = xmax - xmin + 1, ymax - ymin + 1
+            if width <= 0 or height <= 0:
+                if what == "display window":
+                    raise DepthReadError(path, f"damaged EXR header: empty {what} {window}")
+                continue
+            if width * height > max_pixels:
+                raise DepthReadError(
+                    path,
+                    f"{width}x{height} pixels ({width * height / 1e6:.0f} MP) is above the limit of "
+                    f"{max_pixels / 1e6:.0f} MP; raise the limit (--max-pixels) if this image is real",
+                )
+    decoded = sum(_area(p.data_window) * len(p.channels) for p in parts if not p.deep)
+    if decoded > 4 * max_pixels:
+        raise DepthReadError(
+            path,
+            f"decoding all {sum(len(p.channels) for p in parts)} channels would take {decoded / 1e6:.0f} million "
+            f"values, above the limit of {4 * max_pixels / 1e6:.0f} million; raise the limit (--max-pixels)",
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Channel choice
+
+_Candidate = tuple[str, _Part, str]
+
+
+def _named_candidates(candidates: Sequence[_Candidate]) -> tuple[list[_Candidate], str]:
+    """The best tier of channels chosen by name alone, and why."""
+
+    def by(pred: Any) -> list[_Candidate]:
+        return [c for c in candidates if pred(c[1], c[2])]
+
+    def depthish(part: _Part, ch: str) -> bool:
+        return "depth" in ch.lower() or "depth" in part.name.lower()
+
+    for label, found in (
+        ("Y channel", by(lambda p, ch: ch == "Y")),
+        ("Z channel", by(lambda p, ch: ch == "Z")),
+    ):
+        if found:
+            return sorted(found, key=lambda c: not depthish(c[1], c[2])), label
+    zlike = by(lambda p, ch: ch.endswith(".Z") or ch.lower() in ("depth", "z") or ch.lower().endswith(".depth"))
+    if zlike:
+        return sorted(zlike, key=lambda c: not depthish(c[1], c[2])), "depth-like channel name"
+    named = by(depthish)
+    if named:
+        return named, "'depth' in the name"
+    found = by(lambda p, ch: ch == "V")
+    if found:
+        return found, "V channel"
+    return [], ""
+
+
+def _grey_rgb(path: Path, exr: Any, candidates: Sequence[_Candidate]) -> _Candidate | None:
+    """R of the first part whose R, G and B agree (depth copied into colour channels)."""
+    for part in {c[1].index: c[1] for c in candidates}.values():
+        if not {"R", "G", "B"} <= set(part.channels):
+            continue
+        pixels = exr.parts[part.index].channels
+        r, g, b = (np.asarray(pixels[k].pixels, dtype=np.float32) for k in ("R", "G", "B"))
+        both = np.isfinite(r) & np.isfinite(g) & np.isfinite(b)
+        if not both.any():
+            continue
+        scale = float(np.max(np.abs(r[both]))) or 1.0
+        if max(float(np.max(np.abs(r[both] - g[both]))), float(np.max(np.abs(r[both] - b[both])))) <= 1e-3 * scale:
+            return next(c for c in candidates if c[1].index == part.index and c[2] == "R")
+    return None
+
+
+def _channel_list(candidates: Sequence[_Candidate]) -> str:
+    names = [c[0] for c in candidates]
+    shown = ", ".join(names[:24])
+    return shown + (f" and {len(names) - 24} more" if len(names) > 24 else "")
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+def read_depth(
+    path: str | os.PathLike[str], channel: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> DepthImage:
+    """Read the depth channel of an EXR file into a display-window-sized float32 array.
+
+    Parameters
+    ----------
+    path:
+        The ``.exr`` file.
+    channel:
+        Channel to use, by name (``"Z"``) or qualified by part (``"depth_left/Z"``); ``None`` picks one: ``Y``, then
+        ``Z``, then ``*.Z``/``*depth*`` names (parts named depth too), then ``V``, then ``R`` when R=G=B, then a lone
+        channel.
+    max_pixels:
+        Refuse images above this many pixels before decoding anything.
+
+    Raises
+    ------
+    DepthReadError
+        For anything wrong with the file: missing, not an EXR, damaged, deep, too large, no usable channel.
+    """
+    path = Path(path)
+    _check_signature(path)
+    parts = _parts(path, _open(path, header_only=True))
+    _check_size(path, parts, max_pixels)
+
+    everything = _qualified(parts)
+    flat = [c for c in everything if not c[1].deep]
+    if not flat:
+        raise DepthReadError(
+            path, "deep EXR (a list of depth samples per pixel) is not supported: flatten it to one Z value first"
+        )
+    exr = None
+    if channel is not None:
+        chosen = [c for c in flat if channel in (c[0], c[2])] or [
+            c for c in flat if channel.lower() in (c[0].lower(), c[2].lower())
+        ]
+        if not chosen:
+            raise DepthReadError(path, f"no channel named {channel!r}; channels: {_channel_list(flat)}")
+        pick, why = chosen[0], "chosen"
+    else:
+        tier, why = _named_candidates(flat)
+        if tier:
+            pick = tier[0]
+        else:
+            exr = _open(path, header_only=False)
+            grey = _grey_rgb(path, exr, flat)
+            if grey is not None:
+                pick, why = grey, "R = G = B"
+            elif len(flat) == 1:
+                pick, why = flat[0], "the only channel"
+            else:
+                raise DepthReadError(
+                    path,
+                    f"no depth channel found (no Y, Z, *.Z, depth or V, and R, G, B differ); channels: "
+                    f"{_channel_list(flat)}; choose one explicitly (--channel)",
+                )
+    if exr is None:
+        exr = _open(path, header_only=False)
+    label, part, name = pick
+    try:
+        pixels = np.asarray(exr.parts[part.index].channels[name].pixels)
+    except (KeyError, IndexError) as exc:
+        raise DepthReadError(path, f"channel {label!r} could not be decoded ({exc})") from None
+    if pixels.dtype == object:
+        raise DepthReadError(path, f"channel {label!r} holds deep samples, which are not supported")
+    depth, notes = _paste(path, pixels.astype(np.float32, copy=False), part)
+    notes = [f"channel {label} ({why})", *notes]
+    return DepthImage(depth, valid_depth(depth), label, tuple(c[0] for c in flat), path.name, tuple(notes))
+
+
+def _paste(path: Path, pixels: np.ndarray, part: _Part) -> tuple[np.ndarray, list[str]]:
+    dx0, dy0, dx1, dy1 = part.data_window
+    wx0, wy0, wx1, wy1 = part.display_window
+    height, width = wy1 - wy0 + 1, wx1 - wx0 + 1
+    if pixels.shape != (dy1 - dy0 + 1, dx1 - dx0 + 1):
+        raise DepthReadError(
+            path, f"channel data is {pixels.shape[1]}x{pixels.shape[0]}, the data window says otherwise (subsampled?)"
+        )
+    if part.data_window == part.display_window:
+        return pixels, []
+    canvas = np.full((height, width), np.nan, dtype=np.float32)
+    x0, y0, x1, y1 = max(dx0, wx0), max(dy0, wy0), min(dx1, wx1), min(dy1, wy1)
+    if x0 <= x1 and y0 <= y1:
+        canvas[y0 - wy0 : y1 - wy0 + 1, x0 - wx0 : x1 - wx0 + 1] = pixels[
+            y0 - dy0 : y1 - dy0 + 1, x0 - dx0 : x1 - dx0 + 1
+        ]
+    note = (
+        f"data window {dx1 - dx0 + 1}x{dy1 - dy0 + 1} at ({dx0}, {dy0}) placed in the {width}x{height} display window;"
+        " the rest is background"
+    )
+    return canvas, [note]

@@ -1,0 +1,168 @@
+"""Depth histograms and the suggested cutoff.
+
+The original tool printed a 20-bucket histogram and asked the user to spot "the sharp dropoff" between the
+subject and the backdrop. :func:`suggest_cutoff` does that spotting: it looks for the empty or near-empty stretch
+of depth behind the subject and suggests the subject's far edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mapping import DepthStats
+
+ADVICE_HEADER = "** providing cutting histogram advice, but leaving depthmap unchanged"
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Pixel counts of the valid depths in ``len(counts)`` equal bins; ``edges`` has one more entry."""
+
+    counts: np.ndarray
+    edges: np.ndarray
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A suggested far cutoff, or ``None`` with the reason why there is none.
+
+    ``gap`` is the near-empty depth stretch found behind the subject, ``backdrop`` the far mode behind it
+    (``None`` when the gap runs out to the farthest depth, as with Blender's invalid 1e10 background).
+    """
+
+    cutoff: float | None
+    reason: str
+    gap: tuple[float, float] | None = None
+    backdrop: tuple[float, float] | None = None
+
+
+def depth_histogram(depth: np.ndarray, stats: DepthStats, bins: int = 256, upper: float | None = None) -> Histogram:
+    """Histogram of the valid depths over ``[nearest, upper or farthest]``.
+
+    Background values never fall inside that range (they are <= 0, >= 1e9 or not finite), so no mask is needed.
+    """
+    if stats.empty:
+        return Histogram(np.zeros(bins, np.int64), np.zeros(bins + 1))
+    lo, hi = stats.nearest, stats.farthest if upper is None else upper
+    if hi <= lo:  # a flat image: one bin holds everything
+        hi = lo + max(abs(lo) * 1e-6, 1e-12)
+    counts, edges = np.histogram(depth, bins=bins, range=(lo, hi))
+    return Histogram(counts, edges)
+
+
+def advice_lines(depth: np.ndarray, stats: DepthStats, buckets: int = 20) -> list[str]:
+    """The original tool's 20-bucket advice: ``** - 07 - 0.82% - 269.3339698791504`` (index, share, lower edge)."""
+    if stats.empty:
+        return [ADVICE_HEADER, "** no valid depth in this image"]
+    hist = depth_histogram(depth, stats, buckets)
+    share = hist.counts / max(stats.valid_count, 1) * 100.0
+    step = (stats.farthest - stats.nearest) / buckets
+    lines = [ADVICE_HEADER]
+    for i in range(buckets):
+        lines.append(f"** - {i:02d} - {share[i]:.2f}% - {stats.nearest + i * step}")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Suggested cutoff
+
+#: A bin is near-empty when it holds less than this share of an average occupied bin.
+_SPARSE = 0.2
+#: A gap must span at least this share of the depth range being examined...
+_MIN_GAP = 0.04
+#: ...and what lies beyond a gap that runs out to the end must be this small a share of the pixels (a tail).
+_MAX_TAIL = 0.10
+_BINS = 256
+#: The subject's edge is where the density falls to this many times the gap's.
+_EDGE_OVER_GAP = 2
+_MAX_SAMPLES = 4_000_000
+
+
+@dataclass(frozen=True)
+class _Gap:
+    start: int  # first near-empty bin
+    stop: int  # one past the last near-empty bin
+
+
+def _find_gap(counts: np.ndarray) -> _Gap | None:
+    """The farthest wide run of near-empty bins that has subject in front of it and a backdrop or tail behind."""
+    total = counts.sum()
+    occupied = np.count_nonzero(counts)
+    if total == 0 or occupied < 2:
+        return None
+    sparse = counts < _SPARSE * total / occupied
+    # runs of sparse bins: starts and stops
+    edges = np.diff(np.concatenate(([0], sparse.view(np.int8), [0])))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    min_width = max(2, int(np.ceil(_MIN_GAP * len(counts))))
+    for start, stop in sorted(zip(starts, stops, strict=False), key=lambda r: -r[0]):
+        if start == 0 or stop - start < min_width:
+            continue  # no subject in front, or too narrow to be a gap
+        if stop == len(counts) and counts[start:].sum() > _MAX_TAIL * total:
+            continue
+        return _Gap(int(start), int(stop))
+    return None
+
+
+def suggest_cutoff(depth: np.ndarray, stats: DepthStats) -> Suggestion:
+    """Suggest the far cutoff: the far edge of the subject, in front of the gap before the backdrop.
+
+    The valid depths are binned; bins holding under a fifth of an average occupied bin are near-empty. The
+    farthest run of near-empty bins at least 4 % of the range wide, with subject in front of it and either a backdrop
+    behind it or only a thin tail (< 10 % of the pixels, e.g. a floor fading away in front of Blender's invalid
+    background), is the gap. The histogram is then redone over the subject's range alone to place the edge finely.
+    When no such gap exists, the depth is spread continuously (no backdrop): no cutoff is suggested and the full
+    range is kept.
+    """
+    if stats.empty:
+        return Suggestion(None, "no valid depth in this image")
+    if stats.farthest <= stats.nearest:
+        return Suggestion(None, "the image is flat: all valid pixels lie at one depth")
+    sample = depth
+    if depth.size > _MAX_SAMPLES:  # a regular subsample is plenty for bins of 1/256 of the range
+        step = int(np.ceil(np.sqrt(depth.size / _MAX_SAMPLES)))
+        sample = depth[::step, ::step]
+    hist = depth_histogram(sample, stats, _BINS)
+    gap = _find_gap(hist.counts)
+    if gap is None:
+        return Suggestion(
+            None,
+            f"no empty depth range behind the subject: depth runs continuously from {stats.nearest:g} to "
+            f"{stats.farthest:g}; keeping the full range",
+        )
+    gap_from, gap_to = float(hist.edges[gap.start]), float(hist.edges[gap.stop])
+    backdrop = None if gap.stop == len(hist.counts) else (gap_to, stats.farthest)
+    # The coarse bins place the edge only to 1/256 of the whole range (poor when the backdrop is far): redo the
+    # histogram over the subject's range and end it where the density falls to about that of what lies just behind it.
+    bin_width = float(hist.edges[1] - hist.edges[0])
+    # what lies just behind the subject: the first quarter of the gap (a receding floor thins out further on)
+    behind = hist.counts[gap.start : gap.start + max(3, (gap.stop - gap.start) // 4)]
+    gap_density = float(np.median(behind)) / bin_width
+    cutoff, upper = gap_from, gap_to
+    for _ in range(2):
+        zoom = depth_histogram(sample, stats, _BINS, upper=upper)
+        width = float(zoom.edges[1] - zoom.edges[0])
+        low = zoom.counts <= _EDGE_OVER_GAP * gap_density * width + 1
+        # the run of thin bins that holds the current edge (or the first one after it) starts at the subject's end
+        k = min(int(np.searchsorted(zoom.edges, cutoff, "right")) - 1, len(low) - 1)
+        while k < len(low) - 1 and not low[k]:
+            k += 1
+        while k > 0 and low[k - 1]:
+            k -= 1
+        if k == 0 or not low[k]:
+            break
+        cutoff = float(zoom.edges[k])
+        upper = min(upper, cutoff + 8 * width)
+    where = "in front of the backdrop" if backdrop else "behind which only a thin tail of depth remains"
+    return Suggestion(
+        cutoff,
+        f"subject ends at {cutoff:g}; near-empty gap {gap_from:g}-{gap_to:g} {where}",
+        (cutoff, gap_to),
+        backdrop,
+    )

@@ -1,0 +1,94 @@
+"""One depth image and one set of options in, a depth map (and mask) out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .exr import DepthImage
+from .histogram import Suggestion, suggest_cutoff
+from .mapping import (
+    DepthRanks,
+    DepthStats,
+    DepthWindow,
+    depth_stats,
+    depth_window,
+    far_plane_mask,
+    map_linear,
+    map_ranked,
+    paint_noise,
+    rank_depths,
+)
+from .params import DepthParams
+
+
+@dataclass(frozen=True)
+class DepthMap:
+    """The result: ``depth`` (uint8 or uint16, near = white), ``mask`` (uint8 0/255) when asked for."""
+
+    depth: np.ndarray
+    mask: np.ndarray | None
+    window: DepthWindow
+    suggestion: Suggestion | None = None
+
+
+class NoDepthError(ValueError):
+    """The image holds no valid depth at all (every pixel is background)."""
+
+
+def far_cutoff(params: DepthParams, suggestion: Suggestion | None) -> float | None:
+    """The numeric far cutoff the options ask for: ``histo`` keeps the full range, ``auto`` takes the suggestion."""
+    if params.depth_cutoff == "auto":
+        return suggestion.cutoff if suggestion is not None else None
+    if params.depth_cutoff == "histo":
+        return None
+    return params.depth_cutoff  # type: ignore[return-value]
+
+
+def map_depth(
+    depth: np.ndarray,
+    valid: np.ndarray,
+    window: DepthWindow,
+    params: DepthParams,
+    ranks: DepthRanks | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Map, take the mask, then paint noise, as the options say. ``ranks`` are needed for ``compress_map``."""
+    if params.compress_map:
+        if ranks is None:
+            raise ValueError("compress_map needs the depth ranks (rank_depths)")
+        mapped = map_ranked(ranks, valid, window, params.levels)
+    else:
+        mapped = map_linear(depth, valid, window, params.levels)
+    mask = far_plane_mask(mapped) if params.mask else None
+    if params.noise:
+        mapped = paint_noise(mapped, params.levels, params.seed)
+    return mapped, mask
+
+
+def render(
+    image: DepthImage,
+    params: DepthParams,
+    stats: DepthStats | None = None,
+    ranks: DepthRanks | None = None,
+) -> DepthMap:
+    """Make the depth map of ``image`` at full resolution.
+
+    Raises
+    ------
+    NoDepthError
+        When no pixel holds valid depth.
+    ValueError
+        When the cutoffs contradict each other.
+    """
+    stats = stats or depth_stats(image.depth, image.valid)
+    if stats.empty:
+        raise NoDepthError(
+            f"no valid depth: all {stats.invalid_count} pixels are background (inf, NaN, <= 0 or >= 1e9)"
+        )
+    suggestion = suggest_cutoff(image.depth, stats) if params.depth_cutoff == "auto" else None
+    window = depth_window(stats, far_cutoff(params, suggestion), params.near_cutoff, params.invert)
+    if params.compress_map and ranks is None:
+        ranks = rank_depths(image.depth, image.valid)
+    mapped, mask = map_depth(image.depth, image.valid, window, params, ranks)
+    return DepthMap(mapped, mask, window, suggestion)
