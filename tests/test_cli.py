@@ -1,0 +1,346 @@
+"""The command line on real and generated files: names, exit codes, every option's visible effect."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import shutil
+
+import numpy as np
+import OpenEXR
+import pytest
+
+from daz_depthmap.cli import main
+from daz_depthmap.exr import read_depth
+from daz_depthmap.histogram import suggest_cutoff
+from daz_depthmap.mapping import depth_stats
+
+ADVICE_LINE = re.compile(r"^\*\* - (\d\d) - (\d+\.\d\d)% - ([0-9.e+-]+)$")
+
+
+def run(*args: object) -> tuple[int, str, str]:
+    """Run the CLI in-process; returns (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    status = main([str(a) for a in args], out=out, err=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def raw_depth(path) -> np.ndarray:
+    """The Y channel of a generated file, read with the bindings directly (not with the code under test)."""
+    return np.asarray(OpenEXR.File(str(path), separate_channels=True).channels()["Y"].pixels, np.float32)
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def listing(folder) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# As a program (subprocess), on the real files
+
+
+def test_program_batch_goes_on_after_a_bad_file(shared_exr_dir, tmp_path, python_runner):
+    good1 = shared_exr_dir / "synthetic_daz_Y_half_zip_1200.exr"
+    bad = shared_exr_dir / "oei_v2_LowResLeftView_Balls_deep.exr"
+    good2 = shared_exr_dir / "blender_crowskull_RGBAZ_f32_pxr24_1920x1080.exr"
+    before = {p: digest(p) for p in (good1, bad, good2)}
+    out_dir = tmp_path / "out"
+    proc = python_runner(["-m", "daz_depthmap", good1, bad, good2, "--out_dir", out_dir, "--mask"], timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert re.search(r"\[2/3\] oei_v2_LowResLeftView_Balls_deep\.exr: error: .*deep", proc.stderr), proc.stderr
+    assert "[1/3] synthetic_daz_Y_half_zip_1200.exr" in proc.stdout
+    assert "[3/3] blender_crowskull_RGBAZ_f32_pxr24_1920x1080.exr" in proc.stdout
+    assert "2 of 3 files written" in proc.stdout
+    assert listing(out_dir) == {
+        "synthetic_daz_Y_half_zip_1200.depth.png",
+        "synthetic_daz_Y_half_zip_1200.mask.png",
+        "blender_crowskull_RGBAZ_f32_pxr24_1920x1080.depth.png",
+        "blender_crowskull_RGBAZ_f32_pxr24_1920x1080.mask.png",
+    }
+    assert {p: digest(p) for p in (good1, bad, good2)} == before
+
+
+def test_program_exit_zero_when_all_written(daz_exr, python_runner, png_reader):
+    proc = python_runner(["-m", "daz_depthmap", daz_exr])
+    assert proc.returncode == 0, proc.stderr
+    out = daz_exr.with_name("figure.depth.png")
+    assert png_reader(out).shape == raw_depth(daz_exr).shape
+
+
+def test_real_blender_file_maps_z(shared_exr_dir, tmp_path, png_reader):
+    path = shared_exr_dir / "blender_crowskull_RGBAZ_f32_pxr24_1920x1080.exr"
+    status, out, err = run(path, "--out_dir", tmp_path)
+    assert status == 0, err
+    assert "channel Z" in out and "1920x1080" in out
+    png = png_reader(tmp_path / "blender_crowskull_RGBAZ_f32_pxr24_1920x1080.depth.png")
+    z = np.asarray(OpenEXR.File(str(path), separate_channels=True).channels()["Z"].pixels)
+    assert png.shape == (1080, 1920) and png.dtype == np.uint8
+    assert np.all(png[z >= 1e9] == 0), "Blender's 1e10 background is black"
+    assert png[z == z[z < 1e9].min()].min() == 255
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Names and places
+
+
+def test_outputs_are_named_after_the_input_next_to_it(daz_exr, png_reader):
+    status, out, err = run(daz_exr)
+    assert status == 0, err
+    assert listing(daz_exr.parent) == {"figure.exr", "figure.depth.png"}
+    assert "figure.depth.png" in out
+    depth = png_reader(daz_exr.with_name("figure.depth.png"))
+    assert depth.dtype == np.uint8 and depth.shape == raw_depth(daz_exr).shape
+
+    status, _, _ = run(daz_exr, "--mask")
+    assert status == 0
+    assert listing(daz_exr.parent) == {"figure.exr", "figure.depth.png", "figure.mask.png"}
+
+
+def test_out_dir_and_upper_case_ending(daz_exr, tmp_path):
+    upper = daz_exr.with_name("SCENE.EXR")
+    shutil.copy(daz_exr, upper)
+    status, _, err = run(upper, "--out_dir", tmp_path / "maps", "--mask")
+    assert status == 0, err
+    assert listing(tmp_path / "maps") == {"SCENE.depth.png", "SCENE.mask.png"}
+
+
+def test_non_exr_input_is_refused_by_name(tmp_path, daz_exr):
+    other = tmp_path / "notes.png"
+    other.write_bytes(b"\x89PNG\r\n\x1a\n")
+    status, out, err = run(other, daz_exr)
+    assert status == 1
+    assert "notes.png: error: input files must end in .exr" in err
+    assert daz_exr.with_name("figure.depth.png").exists(), "the batch goes on"
+    assert not list(tmp_path.glob("notes*.depth.png"))
+
+
+def test_missing_input_is_reported_and_the_rest_written(tmp_path, daz_exr):
+    status, _, err = run(tmp_path / "absent.exr", daz_exr)
+    assert status == 1
+    assert "absent.exr: error: file not found" in err
+    assert daz_exr.with_name("figure.depth.png").exists()
+
+
+def test_bad_usage_exits_2(daz_exr, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([str(daz_exr), "--depth_cutoff", "far"])
+    assert info.value.code == 2
+    assert "expected a number, 'histo' or 'auto'" in capsys.readouterr().err
+
+
+def test_inputs_are_never_overwritten(daz_exr):
+    before = digest(daz_exr)
+    for extra in ([], ["--out_dir", daz_exr.parent], ["--mask", "--noise", "--seed", "1"]):
+        status, _, err = run(daz_exr, *extra)
+        assert status == 0, err
+    assert digest(daz_exr) == before
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Failed writes leave nothing behind
+
+
+def test_out_dir_that_is_a_file_fails_cleanly(daz_exr, tmp_path):
+    blocker = tmp_path / "out"
+    blocker.write_text("not a folder")
+    before = listing(tmp_path)
+    status, _, err = run(daz_exr, "--out_dir", blocker, "--mask")
+    assert status == 1
+    assert err.startswith("figure.exr: error:")
+    assert "Traceback" not in err
+    assert listing(tmp_path) == before
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_out_dir_fails_cleanly(daz_exr, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        status, _, err = run(daz_exr, "--out_dir", folder)
+        assert status == 1 and "figure.exr: error:" in err
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+
+
+def test_failed_rename_leaves_no_temp_file(daz_exr, monkeypatch):
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    status, _, err = run(daz_exr, "--mask")
+    monkeypatch.undo()
+    assert status == 1
+    assert "No space left on device" in err
+    assert listing(daz_exr.parent) == {"figure.exr"}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Options
+
+
+def test_depth_cutoff_clamps(daz_exr, png_reader):
+    status, _, err = run(daz_exr, "--depth_cutoff", "300")
+    assert status == 0, err
+    png = png_reader(daz_exr.with_name("figure.depth.png"))
+    depth = raw_depth(daz_exr)
+    valid = np.isfinite(depth)
+    assert np.all(png[valid & (depth >= 300)] == 0)
+    assert np.all(png[~valid] == 0)
+    assert png[depth == depth[valid].min()].tolist() == [255]
+    # linear in between: depth 235 sits about half-way from the nearest (~170) to 300
+    mid = valid & (np.abs(depth - 235) < 0.5)
+    nearest = depth[valid].min()
+    expected = np.round((300 - depth[mid]) / (300 - nearest) * 255)
+    assert np.all(np.abs(png[mid].astype(int) - expected) <= 1)
+
+
+def test_histo_prints_advice_and_leaves_the_map_unchanged(daz_exr, png_reader, tmp_path):
+    status, out, err = run(daz_exr, "--depth_cutoff", "histo")
+    assert status == 0, err
+    lines = out.splitlines()
+    start = lines.index("** providing cutting histogram advice, but leaving depthmap unchanged")
+    advice = lines[start + 1 : start + 21]
+    assert all(ADVICE_LINE.match(line) for line in advice), advice
+    assert [int(ADVICE_LINE.match(line).group(1)) for line in advice] == list(range(20))
+    depth = raw_depth(daz_exr)
+    assert float(ADVICE_LINE.match(advice[0]).group(3)) == float(depth[np.isfinite(depth)].min())
+    shares = [float(ADVICE_LINE.match(line).group(2)) for line in advice]
+    assert sum(shares) == pytest.approx(100, abs=0.2)
+
+    histo = png_reader(daz_exr.with_name("figure.depth.png"))
+    status, _, _ = run(daz_exr, "--out_dir", tmp_path / "plain")
+    assert status == 0
+    np.testing.assert_array_equal(histo, png_reader(tmp_path / "plain" / "figure.depth.png"))
+
+
+def test_auto_uses_the_suggested_cutoff(daz_exr, png_reader, tmp_path):
+    image = read_depth(daz_exr)
+    suggestion = suggest_cutoff(image.depth, depth_stats(image.depth, image.valid))
+    assert suggestion.cutoff is not None
+    status, out, err = run(daz_exr, "--depth_cutoff", "auto", "--out_dir", tmp_path / "auto")
+    assert status == 0, err
+    assert "auto: subject ends at" in out
+    status, _, _ = run(daz_exr, "--depth_cutoff", repr(suggestion.cutoff), "--out_dir", tmp_path / "fixed")
+    assert status == 0
+    auto = png_reader(tmp_path / "auto" / "figure.depth.png")
+    np.testing.assert_array_equal(auto, png_reader(tmp_path / "fixed" / "figure.depth.png"))
+    depth = raw_depth(daz_exr)
+    assert np.all(auto[np.isfinite(depth) & (depth > 590)] == 0), "the backdrop is black"
+
+
+def test_bits_16(daz_exr, png_reader, tmp_path):
+    status, _, err = run(daz_exr, "--bits", "16", "--out_dir", tmp_path / "16")
+    assert status == 0, err
+    run(daz_exr, "--out_dir", tmp_path / "8")
+    wide = png_reader(tmp_path / "16" / "figure.depth.png")
+    narrow = png_reader(tmp_path / "8" / "figure.depth.png")
+    assert wide.dtype == np.uint16
+    depth = raw_depth(daz_exr)
+    assert wide[depth == depth[np.isfinite(depth)].min()].tolist() == [65535]
+    assert len(np.unique(wide)) > len(np.unique(narrow))
+    assert np.all(np.abs(wide / 257.0 - narrow) <= 1)
+
+
+def test_mask_far_plane_black_subject_white(daz_exr, png_reader):
+    status, _, err = run(daz_exr, "--mask", "--depth_cutoff", "300")
+    assert status == 0, err
+    mask = png_reader(daz_exr.with_name("figure.mask.png"))
+    depth_png = png_reader(daz_exr.with_name("figure.depth.png"))
+    depth = raw_depth(daz_exr)
+    assert mask.dtype == np.uint8 and set(np.unique(mask)) == {0, 255}
+    assert np.all(mask[np.isfinite(depth) & (depth < 299)] == 255), "the subject is white"
+    assert np.all(mask[~np.isfinite(depth) | (depth >= 300)] == 0), "the far plane and background are black"
+    np.testing.assert_array_equal(mask == 255, depth_png > 0)
+
+
+def test_noise_is_reproducible_and_only_on_the_far_plane(daz_exr, png_reader, tmp_path):
+    def depth_png(folder, *extra):
+        status, _, err = run(daz_exr, "--depth_cutoff", "300", "--out_dir", tmp_path / folder, *extra)
+        assert status == 0, err
+        return png_reader(tmp_path / folder / "figure.depth.png")
+
+    plain = depth_png("plain")
+    first = depth_png("a", "--noise", "--seed", "42")
+    again = depth_png("b", "--noise", "--seed", "42")
+    other = depth_png("c", "--noise", "--seed", "43")
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    subject = plain > 0
+    np.testing.assert_array_equal(first[subject], plain[subject])
+    assert len(np.unique(first[~subject])) > 200
+
+    status, _, _ = run(daz_exr, "--depth_cutoff", "300", "--noise", "--seed", "42", "--mask", "--out_dir", tmp_path)
+    assert status == 0
+    np.testing.assert_array_equal(png_reader(tmp_path / "figure.mask.png") == 255, subject)
+
+
+def test_invert_makes_the_largest_value_white(daz_exr, png_reader):
+    status, _, err = run(daz_exr, "--invert")
+    assert status == 0, err
+    png = png_reader(daz_exr.with_name("figure.depth.png"))
+    depth = raw_depth(daz_exr)
+    valid = np.isfinite(depth)
+    assert png[depth == depth[valid].max()].tolist() == [255]
+    assert png[depth == depth[valid].min()].tolist() == [0]
+    assert np.all(png[~valid] == 0)
+    assert png[valid & (depth > 598)].mean() > 200, "the backdrop is now bright"
+
+
+def test_near_cutoff(daz_exr, png_reader):
+    status, _, err = run(daz_exr, "--near_cutoff", "200", "--depth_cutoff", "300")
+    assert status == 0, err
+    png = png_reader(daz_exr.with_name("figure.depth.png"))
+    depth = raw_depth(daz_exr)
+    assert np.all(png[depth <= 200] == 255)
+    mid = np.isfinite(depth) & (np.abs(depth - 250) < 0.2)
+    assert np.all(np.abs(png[mid].astype(int) - 128) <= 1)
+
+
+def test_contradicting_cutoffs_are_reported(daz_exr):
+    status, _, err = run(daz_exr, "--near_cutoff", "300", "--depth_cutoff", "200")
+    assert status == 1
+    assert "figure.exr: error: the near cutoff 300 must be nearer than the far end 200" in err
+    assert not daz_exr.with_name("figure.depth.png").exists()
+
+
+def test_channel_option(tmp_path, exr_writer, exr_part, shared_exr_dir, png_reader):
+    y = np.tile(np.linspace(1, 10, 16, dtype=np.float32), (8, 1))
+    path = exr_writer(tmp_path / "two.exr", exr_part({"Y": y, "Z": y[:, ::-1].copy()}))
+    status, out, err = run(path, "--channel", "Z")
+    assert status == 0, err
+    assert "channel Z" in out
+    png = png_reader(tmp_path / "two.depth.png")
+    assert png[0, -1] == 255 and png[0, 0] == 0  # Z is the mirrored ramp: nearest on the right
+
+    rgba = shared_exr_dir / "exrs_f32_rle_RGBA.exr"
+    status, _, err = run(rgba, "--out_dir", tmp_path)
+    assert status == 1 and "choose one explicitly (--channel)" in err
+    status, out, err = run(rgba, "--out_dir", tmp_path, "--channel", "G")
+    assert status == 0, err
+    assert png_reader(tmp_path / "exrs_f32_rle_RGBA.depth.png").shape == (65, 109)
+
+    status, _, err = run(rgba, "--out_dir", tmp_path, "--channel", "depth")
+    assert status == 1 and "no channel named 'depth'" in err
+
+
+def test_compress_map_option(daz_exr, png_reader):
+    status, _, err = run(daz_exr, "--compress_map", "--depth_cutoff", "300")
+    assert status == 0, err
+    png = png_reader(daz_exr.with_name("figure.depth.png"))
+    depth = raw_depth(daz_exr)
+    valid = np.isfinite(depth)
+    assert np.all(png[valid & (depth >= 300)] == 0)
+    assert png[depth == depth[valid].min()].tolist() == [255]
+    subject = valid & (depth < 300)
+    order = np.argsort(depth[subject])
+    assert np.all(np.diff(png[subject][order].astype(int)) <= 0), "nearer is never darker"
+    assert len(np.unique(png[subject])) >= 250, "the subject's many distinct depths use nearly every level"

@@ -1,0 +1,140 @@
+"""The 20-bucket advice, the fine histogram, and the suggested cutoff on real and synthetic depth."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from daz_depthmap.exr import depth_image, read_depth
+from daz_depthmap.histogram import ADVICE_HEADER, advice_lines, depth_histogram, suggest_cutoff
+from daz_depthmap.mapping import depth_stats
+from daz_depthmap.synthetic import daz_like_depth
+
+ADVICE_LINE = re.compile(r"^\*\* - (\d\d) - (\d+\.\d\d)% - ([0-9.e+-]+)$")
+
+
+def _suggest(depth):
+    image = depth if hasattr(depth, "valid") else depth_image(depth)
+    stats = depth_stats(image.depth, image.valid)
+    return suggest_cutoff(image.depth, stats), image.depth[image.valid], stats
+
+
+def test_advice_has_the_original_format():
+    image = depth_image(daz_like_depth(160, 128))
+    stats = depth_stats(image.depth, image.valid)
+    lines = advice_lines(image.depth, stats)
+    assert lines[0] == ADVICE_HEADER == "** providing cutting histogram advice, but leaving depthmap unchanged"
+    assert len(lines) == 21
+    matches = [ADVICE_LINE.match(line) for line in lines[1:]]
+    assert all(matches), lines
+    assert [int(m.group(1)) for m in matches] == list(range(20))
+    edges = [float(m.group(3)) for m in matches]
+    assert edges[0] == stats.nearest
+    assert np.all(np.diff(edges) > 0)
+    assert edges[-1] < stats.farthest
+    shares = [float(m.group(2)) for m in matches]
+    assert sum(shares) == pytest.approx(100.0, abs=0.2)
+    # the subject is in the first buckets, the backdrop in the last: the dropoff the README talks about
+    assert shares[-1] > 50 and max(shares[5:18]) < 1
+
+
+def test_advice_on_an_empty_image_says_so():
+    image = depth_image(np.full((4, 4), np.inf, np.float32))
+    lines = advice_lines(image.depth, depth_stats(image.depth, image.valid))
+    assert lines[0] == ADVICE_HEADER and "no valid depth" in lines[1]
+
+
+def test_fine_histogram_counts_only_valid_depth():
+    depth = np.array([[1.0, 2.0, 3.0, 4.0, np.inf, np.nan, 1e10, 0.0]], np.float32)
+    image = depth_image(depth)
+    hist = depth_histogram(image.depth, depth_stats(image.depth, image.valid), bins=256)
+    assert len(hist.counts) == 256 and len(hist.edges) == 257
+    assert hist.total == 4
+    assert (hist.edges[0], hist.edges[-1]) == (1.0, 4.0)
+    assert hist.counts[0] == 1 and hist.counts[-1] == 1
+
+
+@pytest.mark.parametrize("name", ["synthetic_daz_Y_f32_zip_1200.exr", "synthetic_daz_Y_half_zip_1200.exr"])
+def test_suggestion_lands_in_the_gap_on_the_synthetic_daz_files(shared_exr_dir, name):
+    # figure 170..~282 cm, feathered silhouette thinly spread up to the backdrop at 598..606 cm
+    suggestion, valid, _ = _suggest(read_depth(shared_exr_dir / name))
+    cutoff = suggestion.cutoff
+    assert cutoff is not None, suggestion.reason
+    assert 270 < cutoff < 300, suggestion.reason
+    subject = valid[valid < 300]
+    assert np.mean(subject < cutoff) > 0.99, "nearly all of the figure is nearer than the cutoff"
+    between = np.mean((valid >= cutoff) & (valid < 598))
+    assert between < 0.01, f"{between:.2%} of the pixels lie between the cutoff and the backdrop"
+    assert suggestion.backdrop is not None and 590 < suggestion.backdrop[0] <= 598
+    assert "backdrop" in suggestion.reason
+
+
+@pytest.mark.parametrize(
+    "name", ["blender_crowskull_RGBAZ_f32_dwaa_1920x1080.exr", "blender_crowskull_RGBAZ_f32_pxr24_1920x1080.exr"]
+)
+def test_suggestion_lands_at_the_subjects_end_on_the_blender_files(shared_exr_dir, name):
+    # Z background 1e10 is invalid; subject ~2.3..~18, then a thin tail to 42
+    suggestion, valid, stats = _suggest(read_depth(shared_exr_dir / name))
+    cutoff = suggestion.cutoff
+    assert cutoff is not None, suggestion.reason
+    assert 15 < cutoff < 20, suggestion.reason
+    assert np.mean(valid < cutoff) >= 0.90
+    assert np.mean(valid >= cutoff) < 0.10
+    assert stats.farthest > 40, "the tail itself is kept as valid depth"
+
+
+def test_no_gap_on_the_mitsuba_file(shared_exr_dir):
+    suggestion, _, _ = _suggest(read_depth(shared_exr_dir / "mitsuba_depth_as_RGBA_f32_piz_512x512.exr"))
+    assert suggestion.cutoff is None
+    assert "no empty depth range" in suggestion.reason
+
+
+def test_no_gap_on_a_continuous_ramp():
+    ramp = np.tile(np.linspace(1.0, 100.0, 500, dtype=np.float32), (300, 1))
+    suggestion, _, _ = _suggest(ramp)
+    assert suggestion.cutoff is None and suggestion.gap is None
+    assert "continuously" in suggestion.reason
+
+
+def test_no_suggestion_for_flat_or_empty_images():
+    flat, _, _ = _suggest(np.full((8, 8), 3.0, np.float32))
+    assert flat.cutoff is None and "flat" in flat.reason
+    empty, _, _ = _suggest(np.full((8, 8), np.inf, np.float32))
+    assert empty.cutoff is None and "no valid depth" in empty.reason
+
+
+def test_suggestion_on_the_generated_daz_scene():
+    # at this size the feathered silhouette is a few % of the pixels, spread thinly from the figure to the backdrop
+    suggestion, valid, stats = _suggest(daz_like_depth(400, 320, seed=1))
+    cutoff = suggestion.cutoff
+    assert cutoff is not None
+    assert 240 < cutoff < 300
+    in_front = np.count_nonzero(valid < cutoff) / (cutoff - stats.nearest)
+    behind = np.count_nonzero((valid >= cutoff) & (valid < 590)) / (590 - cutoff)
+    assert behind < 0.1 * in_front, "the cutoff must sit where the depth thins out"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_very_far_backdrop_still_gives_the_subjects_edge(seed):
+    """Subject 170..280, backdrop at 5000: 256 bins over the range are 19 units wide, the answer must be finer."""
+    rng = np.random.default_rng(seed)
+    depth = (5000.0 + rng.normal(0.0, 0.5, (400, 400))).astype(np.float32)
+    depth[100:300, 100:300] = np.linspace(170.0, 280.0, 200, dtype=np.float32)[None, :]
+    suggestion, _, stats = _suggest(depth)
+    coarse_edges = np.linspace(stats.nearest, stats.farthest, 257)
+    assert suggestion.cutoff is not None, suggestion.reason
+    assert 279 < suggestion.cutoff < 282, suggestion.reason
+    assert np.min(np.abs(coarse_edges - suggestion.cutoff)) > 0.5, "must not be a coarse bin edge"
+
+
+def test_very_far_backdrop_behind_the_daz_figure():
+    depth = daz_like_depth(400, 320, seed=2)
+    figure = depth < 282
+    far = np.isfinite(depth) & ~figure
+    depth[far] = 5000.0 + np.random.default_rng(2).normal(0.0, 0.5, int(far.sum()))
+    suggestion, valid, _ = _suggest(depth)
+    assert suggestion.cutoff is not None, suggestion.reason
+    assert 250 < suggestion.cutoff < 283, suggestion.reason
+    assert np.mean(valid[valid < 1000] < suggestion.cutoff) > 0.99
