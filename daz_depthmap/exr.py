@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .mapping import pixel_slices
 from .params import DEFAULT_MAX_PIXELS, SENTINEL_DEPTH
 
 EXR_MAGIC = b"\x76\x2f\x31\x01"
@@ -82,8 +83,13 @@ class DepthImage:
 
 def valid_depth(depth: np.ndarray) -> np.ndarray:
     """Where ``depth`` is a real distance: finite, > 0 and below the sentinel (NaN compares false)."""
+    valid = np.empty(np.shape(depth), bool)
+    flat_depth, flat_valid = np.ravel(depth), valid.reshape(-1)
     with np.errstate(invalid="ignore"):
-        return (depth > 0) & (depth < SENTINEL_DEPTH)
+        for part in pixel_slices(flat_valid.size):
+            values = flat_depth[part]
+            np.logical_and(values > 0, values < SENTINEL_DEPTH, out=flat_valid[part])
+    return valid
 
 
 def depth_image(

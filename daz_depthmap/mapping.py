@@ -3,13 +3,24 @@
 All functions take and return numpy arrays and are vectorised. The expensive per-file part of ``compress_map``
 (ranking the distinct depths) is separated out in :func:`rank_depths`, so moving the cutoff only costs a few
 passes over the pixels.
+
+The per-pixel arithmetic runs over :func:`pixel_slices` of the flattened image: each step's temporaries are
+small enough to stay in the CPU cache, and no step allocates a full-size float array (which costs more in page
+faults than the arithmetic itself).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+#: Pixels per step of the loops over :func:`pixel_slices` (1 MB of float32).
+CHUNK_PIXELS = 1 << 18
+#: :func:`rank_depths` ranks by a table over the depths' bit patterns when it has at most this many entries
+#: (64 MB), or two per pixel; wider spans are sorted.
+_RANK_TABLE_ENTRIES = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,12 @@ class DepthRanks:
 
     values: np.ndarray
     index: np.ndarray
+
+
+def pixel_slices(size: int) -> Iterator[slice]:
+    """Consecutive slices of at most :data:`CHUNK_PIXELS` covering ``range(size)``, for loops over flat pixels."""
+    for start in range(0, size, CHUNK_PIXELS):
+        yield slice(start, min(start + CHUNK_PIXELS, size))
 
 
 def depth_stats(depth: np.ndarray, valid: np.ndarray) -> DepthStats:
@@ -102,19 +119,56 @@ def map_linear(depth: np.ndarray, valid: np.ndarray, window: DepthWindow, levels
         return np.zeros(depth.shape, dtype)
     if span == 0:
         return np.where(valid, levels, 0).astype(dtype)
-    x = np.subtract(np.float32(window.far), depth, dtype=np.float32)
-    x *= np.float32(levels / span)
-    np.clip(x, 0, levels, out=x)
-    x[~valid] = 0
-    x += np.float32(0.5)
-    return x.astype(dtype)
+    far, scale = np.float32(window.far), np.float32(levels / span)
+    out = np.zeros(depth.shape, dtype)
+    flat_depth, flat_valid, flat_out = depth.ravel(), valid.ravel(), out.reshape(-1)
+    for part in pixel_slices(out.size):
+        x = np.subtract(far, flat_depth[part], dtype=np.float32)
+        x *= scale
+        np.clip(x, 0, levels, out=x)
+        x += np.float32(0.5)
+        np.copyto(flat_out[part], x, casting="unsafe", where=flat_valid[part])  # background stays 0
+    return out
 
 
 def rank_depths(depth: np.ndarray, valid: np.ndarray) -> DepthRanks:
     """Sort the distinct valid depths once per image; reuse the result for every cutoff."""
-    values, inverse = np.unique(depth[valid], return_inverse=True)
+    ranks = _rank_by_table(depth, valid)
+    if ranks is None:
+        values, inverse = np.unique(depth[valid], return_inverse=True)
+        index = np.zeros(depth.shape, np.int32)
+        index[valid] = inverse
+        ranks = DepthRanks(values, index)
+    return ranks
+
+
+def _rank_by_table(depth: np.ndarray, valid: np.ndarray) -> DepthRanks | None:
+    """:func:`rank_depths` without sorting, for float32 depth whose valid values span few bit patterns.
+
+    Positive float32 numbers order like their bit patterns read as integers. A table over the patterns from the
+    nearest to the farthest valid depth marks those present; its running count is then each one's rank, looked up
+    per pixel. ``None`` (sort instead) unless the depth is float32, the valid values positive and finite, and the
+    table small enough.
+    """
+    if depth.dtype != np.float32:
+        return None
+    stats = depth_stats(depth, valid)
+    if stats.empty or not (0 < stats.nearest <= stats.farthest < np.inf):
+        return None
+    low, high = (int(np.float32(v).view(np.int32)) for v in (stats.nearest, stats.farthest))
+    if high - low >= max(_RANK_TABLE_ENTRIES, 2 * depth.size):
+        return None
+    codes, flat_valid = depth.ravel().view(np.int32), valid.ravel()
+    table = np.zeros(high - low + 1, np.int32)
+    for part in pixel_slices(codes.size):
+        table[codes[part][flat_valid[part]] - low] = 1
+    values = (np.flatnonzero(table) + low).astype(np.int32).view(np.float32)
+    np.cumsum(table, out=table)  # rank + 1 of every pattern present
     index = np.zeros(depth.shape, np.int32)
-    index[valid] = inverse
+    flat_index = index.reshape(-1)
+    for part in pixel_slices(codes.size):
+        at = np.clip(codes[part] - low, 0, len(table) - 1)  # background patterns lie anywhere
+        np.subtract(table[at], 1, out=flat_index[part], where=flat_valid[part])
     return DepthRanks(values, index)
 
 
@@ -135,30 +189,35 @@ def map_ranked(ranks: DepthRanks, valid: np.ndarray, window: DepthWindow, levels
     values, count = ranks.values, len(ranks.values)
     if window.beyond_everything or count == 0:
         return np.zeros(valid.shape, dtype)
-    index = ranks.index
     if not window.invert:
         first = int(np.searchsorted(values, window.near, "right"))  # values <= near share rank 0
         last = int(np.searchsorted(values, window.far, "left"))  # values >= far share the last rank
     else:  # count from the large end: position j = count - 1 - i
         first = count - int(np.searchsorted(values, window.near, "left"))
         last = count - int(np.searchsorted(values, window.far, "right"))
-        index = (count - 1) - index
     start = max(first - 1, 0)
     top = min(last, count - 1) - start
     if top <= 0:
         return np.where(valid, levels, 0).astype(dtype)
-    rank = np.clip(index, start, last).astype(np.float32)
-    rank -= np.float32(start)
-    x = np.float32(top) - rank
-    x *= np.float32(levels / top)
-    x[~valid] = 0
-    x += np.float32(0.5)
-    return x.astype(dtype)
+    scale = np.float32(levels / top)
+    out = np.zeros(valid.shape, dtype)
+    flat_index, flat_valid, flat_out = ranks.index.ravel(), valid.ravel(), out.reshape(-1)
+    for part in pixel_slices(out.size):
+        index = flat_index[part] if not window.invert else (count - 1) - flat_index[part]
+        rank = np.clip(index, start, last).astype(np.float32)
+        rank -= np.float32(start)
+        x = np.float32(top) - rank
+        x *= scale
+        x += np.float32(0.5)
+        np.copyto(flat_out[part], x, casting="unsafe", where=flat_valid[part])  # background stays 0
+    return out
 
 
 def far_plane_mask(mapped: np.ndarray) -> np.ndarray:
     """8-bit mask of the subject: 0 where the map is at the far level (background included), 255 elsewhere."""
-    return np.where(mapped > 0, np.uint8(255), np.uint8(0))
+    mask = np.greater(mapped, 0).view(np.uint8)  # 0 and 1, in place of a bool temporary and a copy
+    mask *= np.uint8(255)
+    return mask
 
 
 def paint_noise(mapped: np.ndarray, levels: int, seed: int | None = None) -> np.ndarray:
