@@ -327,8 +327,9 @@ def read_depth(
     label, part, name = pick
     try:
         pixels = np.asarray(exr.parts[part.index].channels[name].pixels)
-    except (KeyError, IndexError) as exc:
-        raise DepthReadError(path, f"channel {label!r} could not be decoded ({exc})") from None
+    except (KeyError, IndexError):
+        problem = f"damaged or truncated EXR pixel data: channel {label!r} could not be decoded"
+        raise DepthReadError(path, problem) from None
     if pixels.dtype == object:
         raise DepthReadError(path, f"channel {label!r} holds deep samples, which are not supported")
     depth, notes = _paste(path, pixels.astype(np.float32, copy=False), part)

@@ -47,10 +47,14 @@ class DepthWindow:
     near: float
     far: float
     invert: bool = False
+    #: ``far`` is a cutoff the user chose (not merely the farthest depth): what lies at it is the far plane.
+    cutoff: bool = False
 
     @property
     def beyond_everything(self) -> bool:
-        """The far cutoff lies nearer than the near end: every valid pixel is clamped to the far plane."""
+        """Every valid pixel lies at or beyond the far cutoff, so all of them are clamped to the far plane."""
+        if self.cutoff and self.far == self.near:
+            return True
         return self.far < self.near if not self.invert else self.far > self.near
 
 
@@ -91,12 +95,12 @@ def depth_window(
     nearest, farthest = (stats.farthest, stats.nearest) if invert else (stats.nearest, stats.farthest)
     far = farthest if far_cutoff is None else float(far_cutoff)
     if near_cutoff is None:
-        return DepthWindow(nearest, far, invert)
+        return DepthWindow(nearest, far, invert, far_cutoff is not None)
     near = float(near_cutoff)
     if (near >= far) if not invert else (near <= far):
         relation = "nearer" if not invert else "nearer (larger, since inverted)"
         raise ValueError(f"the near cutoff {near:g} must be {relation} than the far end {far:g}")
-    return DepthWindow(near, far, invert)
+    return DepthWindow(near, far, invert, far_cutoff is not None)
 
 
 def _output_dtype(levels: int) -> type[np.unsignedinteger]:
@@ -110,16 +114,17 @@ def _output_dtype(levels: int) -> type[np.unsignedinteger]:
 def map_linear(depth: np.ndarray, valid: np.ndarray, window: DepthWindow, levels: int = 255) -> np.ndarray:
     """Spread the window linearly over ``0..levels``: near -> ``levels``, far -> 0, rounded half up.
 
-    Depths beyond the window are clamped to it; background pixels are 0. A zero-width window (a flat image)
-    makes every valid pixel white; a far cutoff nearer than the near end makes every pixel black.
+    Depths beyond the window are clamped to it; background pixels are 0. A flat image (a zero-width window without
+    a cutoff) makes every valid pixel white; a far cutoff at or nearer than the near end makes every pixel black.
     """
     dtype = _output_dtype(levels)
     span = window.far - window.near
     if window.beyond_everything:
         return np.zeros(depth.shape, dtype)
-    if span == 0:
+    with np.errstate(over="ignore"):
+        far, scale = np.float32(window.far), np.float32(levels / span) if span else np.float32(np.inf)
+    if not np.isfinite(scale):  # zero width, or too thin for float32: one plane
         return np.where(valid, levels, 0).astype(dtype)
-    far, scale = np.float32(window.far), np.float32(levels / span)
     out = np.zeros(depth.shape, dtype)
     flat_depth, flat_valid, flat_out = depth.ravel(), valid.ravel(), out.reshape(-1)
     for part in pixel_slices(out.size):

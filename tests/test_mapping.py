@@ -87,12 +87,6 @@ def test_cutoff_clamps_everything_beyond_it():
     assert levels.tolist() == [255, 128, 0, 0, 0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="core bug: a depth cutoff exactly at the nearest valid depth gives a zero-width window, which "
-    "map_linear/map_ranked treat as a flat image: every valid pixel, the backdrop included, turns white",
-)
 @pytest.mark.parametrize("invert", [False, True])
 def test_cutoff_at_the_nearest_depth_keeps_what_lies_beyond_black(invert):
     values = [100.0, 150.0, 600.0] if not invert else [600.0, 150.0, 100.0]

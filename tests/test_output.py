@@ -126,12 +126,6 @@ def test_save_outputs_writes_both_or_protects_inputs(tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="core bug: write_atomic keeps mkstemp's 0600 mode, so outputs are unreadable by other users "
-    "(expected the usual 0666 & ~umask, e.g. 0644)",
-)
 def test_outputs_get_ordinary_file_permissions(tmp_path):
     umask = os.umask(0o022)
     os.umask(umask)
