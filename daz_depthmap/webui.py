@@ -1,0 +1,248 @@
+"""The WebUI boundary: the only module that imports the AUTOMATIC1111 WebUI's ``modules``.
+
+It turns the WebUI's settings and paths into plain values and a :class:`~daz_depthmap.context.TabContext`, keeps
+the components "Send to ControlNet" needs (reported by ``on_after_component``) and adds the extension's section to
+the Settings page. Every lookup tolerates a WebUI without the piece (older versions, ``--nowebui``) and falls back
+to the defaults. ``scripts/daz_depthmap.py`` registers the callbacks of one :class:`Extension`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modules import script_callbacks  # noqa: F401  (re-exported: scripts/daz_depthmap.py registers through it)
+
+from .context import TabContext, TabHandles
+from .controlnet import (
+    KEEP_MODEL,
+    ComponentIndex,
+    GenerationControls,
+    SendBlock,
+    SendSettings,
+    add_send_block,
+    find_bridge,
+)
+from .params import BITS, DepthParams
+
+TAB_TITLE = "DAZ Depth"
+TAB_ID = "daz_depthmap"  # the WebUI wraps the tab in #tab_daz_depthmap
+SECTION = ("daz_depthmap", "DAZ Depth")
+OUTPUT_SUBFOLDER = "daz_depthmap"
+
+KEY_OUTPUT_DIR = "daz_depthmap_output_dir"
+KEY_BITS = "daz_depthmap_bits"
+KEY_DEPTH_MODEL = "daz_depthmap_depth_model"
+KEY_SETS_MODEL = "daz_depthmap_send_sets_model"
+
+
+@dataclass(frozen=True)
+class WebUISettings:
+    """The extension's settings as plain values."""
+
+    output_dir: Path
+    bits: int = 8
+    depth_model: str = KEEP_MODEL
+    set_preprocessor_model: bool = True
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Reading the WebUI
+
+
+def _shared() -> Any | None:
+    try:
+        from modules import shared
+    except ImportError:
+        return None
+    return shared
+
+
+def option(key: str, default: Any) -> Any:
+    """A setting's value; ``default`` when the WebUI has no such setting or no settings at all."""
+    data = getattr(getattr(_shared(), "opts", None), "data", None)
+    return data.get(key, default) if isinstance(data, dict) else default
+
+
+def hidden_tabs() -> frozenset[str]:
+    """Titles of the tabs the user hid (setting ``hidden_tabs``); their components are never on the page."""
+    value = option("hidden_tabs", [])
+    return frozenset(str(v) for v in value) if isinstance(value, (list, tuple, set, frozenset)) else frozenset()
+
+
+def data_path() -> Path:
+    """The WebUI's data folder (``--data-dir``); the working directory when unknown."""
+    for name in ("modules.paths_internal", "modules.paths"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if getattr(module, "data_path", None):
+            return Path(module.data_path)
+    return Path.cwd()
+
+
+def default_output_dir() -> Path:
+    """``outputs/daz_depthmap`` in the WebUI's outputs folder."""
+    try:
+        from modules import paths_internal
+
+        base = getattr(paths_internal, "default_output_dir", None)
+    except ImportError:
+        base = None
+    return Path(base or data_path() / "outputs") / OUTPUT_SUBFOLDER
+
+
+def resolve_output_dir(value: Any, data_dir: Path, default: Path) -> Path:
+    """The output folder a setting names: ``default`` when empty, relative paths inside ``data_dir``."""
+    text = str(value or "").strip()
+    if not text:
+        return Path(os.path.abspath(default))
+    path = Path(text).expanduser()
+    return Path(os.path.abspath(path if path.is_absolute() else data_dir / path))
+
+
+def _bits(value: Any) -> int:
+    try:
+        bits = int(value)
+    except (TypeError, ValueError):
+        return 8
+    return bits if bits in BITS else 8
+
+
+def read_settings() -> WebUISettings:
+    """The extension's settings now (defaults where the WebUI has none)."""
+    model = option(KEY_DEPTH_MODEL, KEEP_MODEL)
+    return WebUISettings(
+        output_dir=resolve_output_dir(option(KEY_OUTPUT_DIR, ""), data_path(), default_output_dir()),
+        bits=_bits(option(KEY_BITS, 8)),
+        depth_model=model if isinstance(model, str) and model else KEEP_MODEL,
+        set_preprocessor_model=bool(option(KEY_SETS_MODEL, True)),
+    )
+
+
+def _dirs_visible() -> bool:
+    """False with ``--hide-ui-dir-config``: path settings are then hidden, as the WebUI does with its own."""
+    return not getattr(getattr(_shared(), "cmd_opts", None), "hide_ui_dir_config", False)
+
+
+def _described(info: Any, text: str | None = None, reload: bool = False) -> Any:
+    if text and hasattr(info, "info"):
+        info = info.info(text)
+    if reload and hasattr(info, "needs_reload_ui"):
+        info = info.needs_reload_ui()
+    return info
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The extension
+
+
+class Extension:
+    """The extension inside one WebUI process; ``scripts/daz_depthmap.py`` makes one each time it is loaded."""
+
+    def __init__(self) -> None:
+        self.components = ComponentIndex()
+        self.send_block: SendBlock | None = None  # the one in the tab built last
+
+    # on_before_ui: Reload UI builds a new page; the components of the old one are gone.
+    def forget_components(self) -> None:
+        self.components.clear()
+        self.send_block = None
+
+    # on_after_component
+    def collect_component(self, component: Any, **_kwargs: Any) -> None:
+        self.components.add(component)
+
+    # on_ui_settings
+    def add_settings(self) -> None:
+        shared = _shared()
+        opts, option_info = getattr(shared, "opts", None), getattr(shared, "OptionInfo", None)
+        if opts is None or option_info is None:
+            return
+        import gradio as gr
+
+        default = default_output_dir()
+        entries: list[tuple[str, Any]] = [
+            (
+                KEY_OUTPUT_DIR,
+                _described(
+                    option_info("", "Output folder", component_args={"visible": _dirs_visible()}, section=SECTION),
+                    f"empty: {default}; a relative path starts in the WebUI's data folder",
+                    reload=True,
+                ),
+            ),
+            (
+                KEY_BITS,
+                _described(
+                    option_info(
+                        8, "Default bit depth of depth maps", gr.Radio, {"choices": list(BITS)}, section=SECTION
+                    ),
+                    reload=True,
+                ),
+            ),
+            (
+                KEY_DEPTH_MODEL,
+                _described(
+                    option_info(
+                        KEEP_MODEL,
+                        "Preferred depth model for Send to ControlNet",
+                        gr.Dropdown,
+                        lambda: {"choices": [KEEP_MODEL, *self.depth_models()]},
+                        section=SECTION,
+                    ),
+                    'from ControlNet\'s model list, those with "depth" in the name',
+                    reload=True,
+                ),
+            ),
+            (
+                KEY_SETS_MODEL,
+                option_info(
+                    True, "Send to ControlNet also sets the preprocessor to none and the chosen model", section=SECTION
+                ),
+            ),
+        ]
+        for key, info in entries:
+            opts.add_option(key, info)
+
+    # on_ui_tabs
+    def tabs(self) -> list[tuple[Any, str, str]]:
+        from .ui import build_tab
+
+        return [(build_tab(self.tab_context()), TAB_TITLE, TAB_ID)]
+
+    def tab_context(self) -> TabContext:
+        """What the tab builder gets: output folder, defaults, and the send block as host controls."""
+        settings = read_settings()
+        return TabContext(
+            output_dir=settings.output_dir,
+            defaults=DepthParams(bits=settings.bits),
+            elem_prefix=TAB_ID,
+            add_controls=self._send_controls(),
+        )
+
+    def _send_controls(self) -> Callable[[TabHandles], None]:
+        hidden = hidden_tabs()
+
+        def add(handles: TabHandles) -> None:
+            self.send_block = add_send_block(
+                handles,
+                find_bridge(self.components, hidden),
+                GenerationControls(self.components, hidden),
+                settings=self.send_settings,
+                elem_prefix=TAB_ID,
+            )
+
+        return add
+
+    def send_settings(self) -> SendSettings:
+        """Read at every send: a change on the Settings page applies without Reload UI."""
+        settings = read_settings()
+        return SendSettings(settings.depth_model, settings.set_preprocessor_model)
+
+    def depth_models(self) -> list[str]:
+        return find_bridge(self.components, hidden_tabs()).depth_models()

@@ -1,0 +1,228 @@
+"""A stand-in WebUI page: txt2img and img2img with ControlNet-like units, and the extension tabs, built the way the
+WebUI 1.10.1 builds its page (``create_ui``), with the element ids and structure of sd-webui-controlnet 1.1.455.
+
+Only what the send path touches is imitated: the ControlNet accordion (``#{tab}_controlnet #controlnet``), unit
+tabs ``#{tab}_controlnet_tabs`` (none with one unit: ids without ``-0``), each unit's image inside hidden-in-img2img
+panel and a "Single Image"/"Batch" tab pair, Enable, "Upload independent control image" (img2img; ticking it
+clears the image and shows the panel, as ControlNet does), control type (changing it resets preprocessor and
+model, as ControlNet does), preprocessor and model dropdowns; the generation width/height sliders and img2img's
+inpaint upload. A probe button per tab reads the units' images back the way ControlNet receives them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+PREPROCESSORS = ["none", "canny", "depth_midas", "depth_zoe"]
+MODELS = [
+    "None",
+    "control_v11p_sd15_canny [d14c016b]",
+    "control_v11f1p_sd15_depth [cfd03158]",
+    "t2iadapter_depth_sd14v1 [fc6cd1da]",
+]
+DEPTH_MODEL = "control_v11f1p_sd15_depth [cfd03158]"
+#: preprocessor the stand-in units start with (ControlNet starts with "none"; this lets a test see the change)
+START_PREPROCESSOR = "depth_midas"
+
+
+@dataclass
+class StandinUnit:
+    prefix: str
+    image: Any
+    enable: Any
+    preprocessor: Any
+    model: Any
+    type_filter: Any
+    independent: Any | None = None
+
+
+@dataclass
+class Page:
+    demo: gr.Blocks
+    units: dict[str, list[StandinUnit]] = field(default_factory=dict)
+    sliders: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    inpaint_mask: Any = None
+    tabs: list[tuple[Any, str, str]] = field(default_factory=list)
+    settings_components: dict[str, Any] = field(default_factory=dict)
+
+
+def controlnet_units(tab: str, count: int) -> list[StandinUnit]:
+    """ControlNet's accordion for ``tab`` with ``count`` units (its ``ui()`` structure and ids)."""
+    elem = f"{tab}_controlnet"
+    units = []
+    with gr.Group(elem_id=elem), gr.Accordion("ControlNet v1.1.455", open=False, elem_id="controlnet"):
+        if count > 1:
+            with gr.Tabs(elem_id=f"{elem}_tabs"):
+                for i in range(count):
+                    with gr.Tab(f"ControlNet Unit {i}", elem_classes=["cnet-unit-tab"]):
+                        units.append(_unit(tab, f"{elem}_ControlNet-{i}"))
+        else:
+            with gr.Column():
+                units.append(_unit(tab, f"{elem}_ControlNet"))
+    return units
+
+
+def _unit(tab: str, prefix: str) -> StandinUnit:
+    is_img2img = tab == "img2img"
+    with gr.Group(visible=not is_img2img) as panel, gr.Tabs():
+        with (
+            gr.Tab("Single Image"),
+            gr.Row(elem_classes=["cnet-image-row"]),
+            gr.Group(elem_classes=["cnet-input-image-group"]),
+        ):
+            image = gr.Image(
+                source="upload",
+                brush_radius=20,
+                mirror_webcam=False,
+                type="numpy",
+                tool="sketch",
+                elem_id=f"{prefix}_input_image",
+                elem_classes=["cnet-image"],
+            )
+        with gr.Tab("Batch"):
+            gr.Textbox(label="Input Directory", elem_id=f"{prefix}_batch_image_dir")
+    with gr.Row():
+        enable = gr.Checkbox(label="Enable", value=False, elem_id=f"{prefix}_controlnet_enable_checkbox")
+        gr.Checkbox(label="Pixel Perfect", value=False, elem_id=f"{prefix}_controlnet_pixel_perfect_checkbox")
+    independent = None
+    if is_img2img:
+        independent = gr.Checkbox(
+            label="Upload independent control image",
+            value=False,
+            elem_id=f"{prefix}_controlnet_same_img2img_checkbox",
+        )
+    type_filter = gr.Radio(
+        ["All", "Canny", "Depth"], value="All", label="Control Type", elem_id=f"{prefix}_controlnet_type_filter_radio"
+    )
+    with gr.Row():
+        preprocessor = gr.Dropdown(
+            PREPROCESSORS,
+            value=START_PREPROCESSOR,
+            label="Preprocessor",
+            elem_id=f"{prefix}_controlnet_preprocessor_dropdown",
+        )
+        model = gr.Dropdown(MODELS, value="None", label="Model", elem_id=f"{prefix}_controlnet_model_dropdown")
+    if independent is not None:
+        independent.change(
+            lambda checked: (gr.update(value=None), gr.update(visible=checked)),
+            inputs=[independent],
+            outputs=[image, panel],
+            show_progress=False,
+        )
+    type_filter.change(
+        lambda kind: (gr.update(value="none"), gr.update(value="None")),
+        inputs=[type_filter],
+        outputs=[preprocessor, model],
+        show_progress=False,
+    )
+    return StandinUnit(prefix, image, enable, preprocessor, model, type_filter, independent)
+
+
+def describe_image(value: Any) -> dict[str, Any]:
+    """What ControlNet would receive from a unit's image: the dict's kind, image shape and grey levels, mask max."""
+    if value is None:
+        return {"kind": "none"}
+    if not isinstance(value, dict):
+        return {"kind": type(value).__name__}
+    image, mask = np.asarray(value["image"]), np.asarray(value["mask"])
+    return {
+        "kind": "dict",
+        "shape": list(image.shape),
+        "dtype": str(image.dtype),
+        "channels_equal": bool(image.ndim == 3 and (image == image[:, :, :1]).all()),
+        "min": int(image.min()),
+        "max": int(image.max()),
+        "mask_shape": list(mask.shape),
+        "mask_max": int(mask.max()) if mask.size else 0,
+    }
+
+
+def generation_tab(tab: str, units: int, probe: bool) -> tuple[gr.Blocks, list[StandinUnit], tuple[Any, Any], Any]:
+    """txt2img or img2img: a "Generation" sub-tab (not the selected one) holding size sliders and ControlNet."""
+    mask = None
+    with (
+        gr.Blocks(analytics_enabled=False) as interface,
+        gr.Tabs(elem_id=f"{tab}_extra_tabs", selected=f"{tab}_textual_inversion"),
+    ):
+        with gr.Tab("Generation", id=f"{tab}_generation"):
+            gr.Textbox(label="Prompt", elem_id=f"{tab}_prompt")
+            if tab == "img2img":
+                with gr.Tabs(elem_id="mode_img2img"):
+                    with gr.TabItem("img2img", id="img2img", elem_id="img2img_img2img_tab"):
+                        gr.Image(label="Image for img2img", source="upload", type="pil", elem_id="img2img_image")
+                    with gr.TabItem("Inpaint upload", id="inpaint_upload", elem_id="img2img_inpaint_upload_tab"):
+                        gr.Image(label="Image for img2img", source="upload", type="pil", elem_id="img_inpaint_base")
+                        mask = gr.Image(
+                            label="Mask", source="upload", type="pil", image_mode="RGBA", elem_id="img_inpaint_mask"
+                        )
+            width = gr.Slider(minimum=64, maximum=2048, step=8, label="Width", value=512, elem_id=f"{tab}_width")
+            height = gr.Slider(minimum=64, maximum=2048, step=8, label="Height", value=512, elem_id=f"{tab}_height")
+            with gr.Column(elem_id=f"{tab}_script_container"):
+                found = controlnet_units(tab, units) if units else []
+            if probe:
+                button = gr.Button("Probe", elem_id=f"{tab}_standin_probe")
+                out = gr.Textbox(label="Probe", elem_id=f"{tab}_standin_probe_out")
+                images = [u.image for u in found]
+                readers = [*images] + ([mask] if mask is not None else [])
+
+                def read(*values: Any) -> str:
+                    report = {u.prefix: describe_image(v) for u, v in zip(found, values[: len(found)], strict=True)}
+                    if mask is not None:
+                        last = values[-1]
+                        report["inpaint_mask"] = None if last is None else list(np.asarray(last).shape)
+                    return json.dumps(report)
+
+                button.click(read, inputs=readers, outputs=[out])
+        with gr.Tab("Textual Inversion", id=f"{tab}_textual_inversion"):
+            gr.HTML("<p>extra networks</p>")
+    return interface, found, (width, height), mask
+
+
+def create_ui(script_callbacks: Any, shared: Any, units: int = 3, api: bool = False, probe: bool = False) -> Page:
+    """What ``modules.ui.create_ui`` (and, with ``api``, the API's script setup) does, in the same order."""
+    script_callbacks.ui_settings_callback()
+    page = Page(demo=None)  # type: ignore[arg-type]
+    for tab in ("txt2img", "img2img"):
+        interface, found, sliders, mask = generation_tab(tab, units, probe)
+        page.tabs.append((interface, tab, tab))
+        page.units[tab] = found
+        page.sliders[tab] = sliders
+        page.inpaint_mask = mask if mask is not None else page.inpaint_mask
+    with gr.Blocks(analytics_enabled=False):  # the Settings page: every option's component
+        for key, info in shared.opts.data_labels.items():
+            args = info.component_args() if callable(info.component_args) else info.component_args
+            component = info.component or {str: gr.Textbox, int: gr.Number, bool: gr.Checkbox, list: gr.Dropdown}.get(
+                type(info.default), gr.Textbox
+            )
+            page.settings_components[key] = component(
+                label=info.label,
+                value=shared.opts.data.get(key, info.default),
+                elem_id=f"setting_{key}",
+                **(args or {}),
+            )
+    page.tabs += script_callbacks.ui_tabs_callback()
+    shared.tab_names[:] = [label for _, label, _ in page.tabs]
+    with gr.Blocks(analytics_enabled=False, title="Stand-in WebUI") as demo, gr.Tabs(elem_id="tabs"):
+        for interface, label, ifid in page.tabs:
+            if label in shared.opts.hidden_tabs:
+                continue
+            with gr.TabItem(label, id=ifid, elem_id=f"tab_{ifid}"):
+                interface.render()
+    if api:  # modules/api/api.py builds every script's ui() again in a throwaway Blocks
+        with gr.Blocks():
+            for tab in ("txt2img", "img2img"):
+                if units:
+                    controlnet_units(tab, units)
+    page.demo = demo
+    return page
+
+
+def webui_start(script_callbacks: Any, shared: Any, **kwargs: Any) -> Page:
+    """One start (or Reload UI) of the page: ``before_ui`` callbacks, then ``create_ui``."""
+    script_callbacks.before_ui_callback()
+    return create_ui(script_callbacks, shared, **kwargs)

@@ -1,0 +1,265 @@
+"""The extension inside a stand-in WebUI 1.10.1: registration, settings, the tab, ControlNet found or not,
+hidden tabs, ``--api`` duplicates and Reload UI."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import gradio as gr
+import pytest
+import standin_webui
+from conftest import WebUI, event_index, follow_ups
+
+from daz_depthmap.params import DepthParams
+
+SETTING_KEYS = (
+    "daz_depthmap_output_dir",
+    "daz_depthmap_bits",
+    "daz_depthmap_depth_model",
+    "daz_depthmap_send_sets_model",
+)
+
+
+def _send_events_outputs(page: standin_webui.Page, block) -> set[int]:
+    ids: set[int] = set()
+    for index in follow_ups(page.demo, event_index(page.demo, block.send, "click")):
+        ids.update(page.demo.dependencies[index]["outputs"])
+        ids.update(page.demo.dependencies[index]["inputs"])
+    return ids
+
+
+def test_the_scripts_file_only_registers_callbacks(webui: WebUI, capsys: pytest.CaptureFixture[str]) -> None:
+    webui.load_scripts()
+    registered = {category: len(found) for category, found in webui.script_callbacks.callback_map.items() if found}
+    assert registered == {"before_ui": 1, "after_component": 1, "ui_settings": 1, "ui_tabs": 1}
+    assert not any(key.startswith("daz_depthmap") for key in webui.shared.opts.data_labels)  # nothing read or added
+    assert webui.extension.components.ids() == []
+    assert capsys.readouterr().out == ""
+
+
+def test_settings_get_their_own_section_with_defaults(webui: WebUI) -> None:
+    webui.load_scripts()
+    page = webui.start()
+    labels = webui.shared.opts.data_labels
+    assert all(labels[key].section == ("daz_depthmap", "DAZ Depth") for key in SETTING_KEYS)
+    assert [webui.shared.opts.data[key] for key in SETTING_KEYS] == ["", 8, "Keep the unit's model", True]
+    # the preferred model is chosen from ControlNet's own list, depth models only
+    model_setting = page.settings_components["daz_depthmap_depth_model"]
+    assert model_setting.choices == [
+        "Keep the unit's model",
+        "control_v11f1p_sd15_depth [cfd03158]",
+        "t2iadapter_depth_sd14v1 [fc6cd1da]",
+    ]
+    assert page.settings_components["daz_depthmap_bits"].choices == [("8", 8), ("16", 16)]
+    assert str(webui.data_dir / "outputs" / "daz_depthmap") in labels["daz_depthmap_output_dir"].comment_after
+    assert webui.errors() == []
+
+
+def test_the_output_folder_setting_is_hidden_with_hide_ui_dir_config(webui: WebUI) -> None:
+    webui.shared.cmd_opts.hide_ui_dir_config = True
+    webui.load_scripts()
+    page = webui.start()
+    assert page.settings_components["daz_depthmap_output_dir"].visible is False
+
+
+def test_the_tab_context_follows_the_settings(webui: WebUI, tmp_path: Path) -> None:
+    webui.load_scripts()
+    webui.start()
+    extension, opts = webui.extension, webui.shared.opts
+    ctx = extension.tab_context()
+    assert ctx.output_dir == webui.data_dir / "outputs" / "daz_depthmap"
+    assert ctx.defaults == DepthParams(bits=8)
+    assert ctx.elem_prefix == "daz_depthmap"
+
+    opts.set("daz_depthmap_output_dir", "renders/depth")
+    opts.set("daz_depthmap_bits", 16)
+    ctx = extension.tab_context()
+    assert ctx.output_dir == webui.data_dir / "renders" / "depth"
+    assert ctx.defaults.bits == 16
+
+    opts.set("daz_depthmap_output_dir", str(tmp_path / "elsewhere"))
+    opts.set("daz_depthmap_bits", "junk")
+    ctx = extension.tab_context()
+    assert ctx.output_dir == tmp_path / "elsewhere"
+    assert ctx.defaults.bits == 8
+
+
+def test_settings_fall_back_to_defaults_without_a_settings_page(webui: WebUI) -> None:
+    """--nowebui: on_ui_settings never runs, so the options do not exist."""
+    webui.load_scripts()
+    ctx = webui.extension.tab_context()
+    assert ctx.output_dir == webui.data_dir / "outputs" / "daz_depthmap"
+    assert ctx.defaults.bits == 8
+
+
+def test_the_tab_is_built_with_the_send_block_wired_to_the_page(webui: WebUI) -> None:
+    webui.load_scripts()
+    page = webui.start()
+    assert [(label, ifid) for _, label, ifid in page.tabs] == [
+        ("txt2img", "txt2img"),
+        ("img2img", "img2img"),
+        ("DAZ Depth", "daz_depthmap"),
+    ]
+    block = webui.extension.send_block
+    assert block is not None and block.send is not None
+    assert {t: [u.label for u in units] for t, units in block.units.items()} == {
+        "txt2img": ["Unit 0", "Unit 1", "Unit 2"],
+        "img2img": ["Unit 0", "Unit 1", "Unit 2"],
+    }
+    unit = block.units["img2img"][1]
+    standin = page.units["img2img"][1]
+    assert (unit.image, unit.enable, unit.preprocessor, unit.model) == (
+        standin.image,
+        standin.enable,
+        standin.preprocessor,
+        standin.model,
+    )
+    assert unit.tick_id == "img2img_controlnet_ControlNet-1_controlnet_same_img2img_checkbox"
+    # everything the send events read or write is on the page (else gradio raises InvalidBlockError)
+    assert _send_events_outputs(page, block) <= set(page.demo.blocks)
+    assert len(follow_ups(page.demo, event_index(page.demo, block.send, "click"))) == 3
+    assert webui.errors() == []
+
+
+def test_without_controlnet_the_block_says_what_is_missing(webui: WebUI) -> None:
+    webui.load_scripts()
+    webui.start(units=0)
+    block = webui.extension.send_block
+    assert block.send is None
+    assert "ControlNet extension (sd-webui-controlnet)" in block.message.value
+    assert "Extensions › Available" in block.message.value
+    assert webui.errors() == []
+
+
+def test_a_hidden_generation_tab_is_not_offered(webui: WebUI) -> None:
+    webui.shared.opts.set("hidden_tabs", ["img2img"])
+    webui.load_scripts()
+    page = webui.start()
+    block = webui.extension.send_block
+    assert block.target.choices == [("txt2img", "txt2img")]
+    assert "img2img is hidden" in block.status.value
+    assert block.send_mask.visible is False
+    assert _send_events_outputs(page, block) <= set(page.demo.blocks)
+    img2img_ids = {u.image._id for u in page.units["img2img"]} | {page.inpaint_mask._id}
+    assert not _send_events_outputs(page, block) & img2img_ids
+
+
+def test_with_both_generation_tabs_hidden_the_block_explains(webui: WebUI) -> None:
+    webui.shared.opts.set("hidden_tabs", ["txt2img", "img2img"])
+    webui.load_scripts()
+    webui.start()
+    block = webui.extension.send_block
+    assert block.send is None
+    assert "txt2img and img2img are hidden" in block.message.value
+    assert "Hidden UI tabs" in block.message.value
+
+
+def test_the_single_unit_layout_has_ids_without_an_index(webui: WebUI) -> None:
+    webui.load_scripts()
+    page = webui.start(units=1)
+    block = webui.extension.send_block
+    assert {t: [u.label for u in units] for t, units in block.units.items()} == {
+        "txt2img": ["Unit 0"],
+        "img2img": ["Unit 0"],
+    }
+    unit = block.units["img2img"][0]
+    assert unit.image_id == "img2img_controlnet_ControlNet_input_image"
+    assert unit.image is page.units["img2img"][0].image
+    assert unit.enable_id == "img2img_controlnet_ControlNet_controlnet_enable_checkbox"
+
+
+def test_api_mode_duplicates_do_not_replace_the_page_components(webui: WebUI) -> None:
+    webui.load_scripts()
+    page = webui.start(api=True)  # the API builds ControlNet's UI again after the tabs, in a throwaway Blocks
+    components = webui.extension.components
+    image_id = "img2img_controlnet_ControlNet-1_input_image"
+    assert components.get(image_id) is page.units["img2img"][1].image
+    assert components.get(image_id)._id in page.demo.blocks
+    # the settings' model list (built later) still reads the page's dropdowns
+    assert webui.extension.depth_models() == [
+        "control_v11f1p_sd15_depth [cfd03158]",
+        "t2iadapter_depth_sd14v1 [fc6cd1da]",
+    ]
+
+
+def test_reload_ui_builds_a_working_block_for_the_new_page(webui: WebUI) -> None:
+    webui.load_scripts()
+    first = webui.start(api=True)
+    second = webui.reload_ui(api=True)
+    block = webui.extension.send_block
+    assert block.units["img2img"][1].image is second.units["img2img"][1].image
+    ids = _send_events_outputs(second, block)
+    assert ids <= set(second.demo.blocks)
+    assert not ids & {u.image._id for units in first.units.values() for u in units}
+    assert webui.errors() == []
+
+
+def test_a_new_page_without_reloading_scripts_forgets_the_old_components(webui: WebUI) -> None:
+    """on_before_ui clears what on_after_component collected for the previous page."""
+    webui.load_scripts()
+    first = webui.start()
+    second = webui.start()
+    block = webui.extension.send_block
+    assert block.units["txt2img"][0].image is second.units["txt2img"][0].image
+    assert not _send_events_outputs(second, block) & {u.image._id for u in first.units["txt2img"]}
+
+
+def test_an_unknown_controlnet_layout_gets_a_message(webui: WebUI) -> None:
+    """Forge-like: the unit's ``_input_image`` id is on an HTML shell, not on a gr.Image."""
+    webui.load_scripts()
+    webui.script_callbacks.ui_settings_callback()
+    with gr.Blocks():
+        for tab in ("txt2img", "img2img"):
+            gr.HTML("canvas", elem_id=f"{tab}_controlnet_ControlNet-0_input_image")
+            gr.Checkbox(elem_id=f"{tab}_controlnet_ControlNet-0_controlnet_enable_checkbox")
+    (blocks, _, _), *_ = webui.script_callbacks.ui_tabs_callback()
+    assert webui.extension.send_block.send is None
+    assert "uses other components" in webui.extension.send_block.message.value
+    assert isinstance(blocks, gr.Blocks)
+
+
+def test_controlnet_without_the_known_unit_ids_gets_a_message(webui: WebUI) -> None:
+    """Another ControlNet version: its components are there, the unit image ids are not."""
+    webui.load_scripts()
+    webui.script_callbacks.ui_settings_callback()
+    with gr.Blocks():
+        for tab in ("txt2img", "img2img"):
+            gr.Image(elem_id=f"{tab}_controlnet_unit_0_image")
+            gr.Checkbox(elem_id=f"{tab}_controlnet_ControlNet-0_controlnet_enable_checkbox")
+    webui.script_callbacks.ui_tabs_callback()
+    assert webui.extension.send_block.send is None
+    assert "could not find ControlNet's unit images" in webui.extension.send_block.message.value
+    assert webui.errors() == []
+
+
+def test_depth_models_come_from_controlnets_own_list_when_it_is_loaded(
+    webui: WebUI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    external = types.ModuleType("internal_controlnet.external_code")
+    external.get_models = lambda update=False: [
+        "control_v11p_sd15_canny [d14c016b]",
+        "control_sd15_Depth_Anything [0a1b2c3d]",
+        "control_v11f1p_sd15_depth [cfd03158]",
+    ]
+    monkeypatch.setitem(sys.modules, "internal_controlnet", types.ModuleType("internal_controlnet"))
+    monkeypatch.setitem(sys.modules, "internal_controlnet.external_code", external)
+    webui.load_scripts()
+    webui.start()
+    assert webui.extension.depth_models() == [
+        "control_sd15_Depth_Anything [0a1b2c3d]",
+        "control_v11f1p_sd15_depth [cfd03158]",
+    ]
+    assert webui.extension.send_block.model.choices == [
+        "Keep the unit's model",
+        "control_sd15_Depth_Anything [0a1b2c3d]",
+        "control_v11f1p_sd15_depth [cfd03158]",
+    ]
+
+
+def test_the_preferred_model_is_preselected_even_after_its_hash_changed(webui: WebUI) -> None:
+    webui.load_scripts()
+    webui.shared.opts.data["daz_depthmap_depth_model"] = "control_v11f1p_sd15_depth [00000000]"
+    webui.start()
+    assert webui.extension.send_block.model.value == "control_v11f1p_sd15_depth [cfd03158]"

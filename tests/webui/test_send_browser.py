@@ -1,0 +1,225 @@
+"""Send to ControlNet in a real browser: the DAZ Depth tab (the real ``build_tab``) next to stand-in txt2img/img2img
+tabs carrying ControlNet's element ids and structure, with ``javascript/*.js`` loaded the way the WebUI loads them.
+
+Upload an EXR, send it to img2img unit 1 with a depth model, the mask and the map's aspect: the img2img tab must
+come up with the ControlNet accordion open on unit 1, the image visible at full resolution, Enable ticked,
+preprocessor "none" and the model set; ControlNet must read the image back as its sketch dict with an empty mask.
+Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import gradio as gr
+import gradio.routes
+import pytest
+import standin_webui
+from conftest import REPO_ROOT, WebUI, in_own_thread
+
+pytest.importorskip("playwright")
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+SAMPLE = REPO_ROOT / "samples" / "daz_figure_depth.exr"
+
+#: What the WebUI's own script.js gives extension scripts (written for this test): gradioApp(), onUiUpdate(),
+#: onUiLoaded() (run once #txt2img_prompt exists).
+WEBUI_SCRIPT = """
+function gradioApp() {
+    const app = document.getElementsByTagName("gradio-app")[0];
+    return app ? (app.shadowRoot || app) : document;
+}
+const standinUpdate = [], standinLoaded = [];
+let standinLoadedDone = false;
+function onUiUpdate(callback) { standinUpdate.push(callback); }
+function onUiLoaded(callback) { standinLoaded.push(callback); }
+document.addEventListener("DOMContentLoaded", function () {
+    new MutationObserver(function (mutations) {
+        if (!standinLoadedDone && gradioApp().querySelector("#txt2img_prompt")) {
+            standinLoadedDone = true;
+            standinLoaded.forEach((callback) => callback());
+        }
+        standinUpdate.forEach((callback) => callback(mutations));
+    }).observe(gradioApp(), { childList: true, subtree: true });
+});
+"""
+
+
+def _inject_scripts() -> Callable[[], None]:
+    """Put script.js's stand-in and every ``javascript/*.js`` (sorted) into the page head, as the WebUI does."""
+    scripts = sorted((REPO_ROOT / "javascript").glob("*.js"))
+    head = f"<script>{WEBUI_SCRIPT}</script>\n" + "".join(
+        f'<script type="text/javascript" src="file={path}?{int(path.stat().st_mtime)}"></script>\n' for path in scripts
+    )
+    templates = gradio.routes.templates
+    original = templates.TemplateResponse
+
+    def template_response(*args, **kwargs):
+        response = original(*args, **kwargs)
+        response.body = response.body.replace(b"</head>", head.encode("utf-8") + b"</head>", 1)
+        response.init_headers()
+        return response
+
+    templates.TemplateResponse = template_response
+    return lambda: setattr(templates, "TemplateResponse", original)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def served_page(webui: WebUI, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, standin_webui.Page]]:
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    webui.load_scripts()
+    page = webui.start(units=3, probe=True)
+    undo = _inject_scripts()
+    port = _free_port()
+    page.demo.queue().launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        allowed_paths=[str(REPO_ROOT / "javascript")],
+    )
+    try:
+        yield f"http://127.0.0.1:{port}/", page
+    finally:
+        page.demo.close()
+        undo()
+
+
+def _choose(page: Page, dropdown_id: str, option: str) -> None:
+    """Pick an option of a gradio 3 dropdown."""
+    page.locator(f"#{dropdown_id} input").click()
+    page.locator(f"#{dropdown_id} ul.options li", has_text=option).first.click()
+    expect(page.locator(f"#{dropdown_id} input")).to_have_value(option)
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+@pytest.mark.browser
+def test_send_to_img2img_unit_1_shows_the_filled_unit(served_page: tuple[str, standin_webui.Page]) -> None:
+    url, standin = served_page
+    in_own_thread(_drive_send, url)  # Playwright's sync API needs a thread without an event loop
+    assert isinstance(standin.demo, gr.Blocks)
+
+
+def _drive_send(url: str) -> None:
+    unit = "img2img_controlnet_ControlNet-1"
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # no internet here: the theme's web fonts get an empty answer instead of a network error
+        page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.fulfill(status=200, body=""))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.goto(url)
+        expect(page.locator("#tab_txt2img")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="DAZ Depth").click()
+        expect(page.locator("#daz_depthmap_cn_send")).to_be_visible()
+
+        page.set_input_files("#daz_depthmap_upload input[type=file]", str(SAMPLE))
+        expect(page.locator("#daz_depthmap_preview_depth img")).to_be_visible(timeout=30_000)
+        page.locator("#daz_depthmap_cn_target label", has_text="img2img").click()
+        expect(page.locator("#daz_depthmap_cn_mask")).to_be_visible()
+        _choose(page, "daz_depthmap_cn_unit", "Unit 1")
+        _choose(page, "daz_depthmap_cn_model", standin_webui.DEPTH_MODEL)
+        page.locator("#daz_depthmap_cn_mask input").check()
+        page.locator("#daz_depthmap_cn_size input").check()
+        # before: the accordion is closed, txt2img's "Textual Inversion" sub-tab and unit 0 are selected
+        assert "open" not in (
+            page.locator("#img2img_controlnet #controlnet > .label-wrap").get_attribute("class") or ""
+        )
+
+        started = time.perf_counter()
+        page.locator("#daz_depthmap_cn_send").click()
+        expect(page.locator("#daz_depthmap_cn_status").first).to_contain_text("Sent daz_figure_depth", timeout=30_000)
+        print(f"send to ControlNet: {time.perf_counter() - started:.2f} s until the status line")
+
+        expect(page.locator("#tab_img2img")).to_be_visible()
+        expect(page.locator("#tab_daz_depthmap")).to_be_hidden()
+        expect(page.locator("#img2img_controlnet #controlnet > .label-wrap")).to_have_class(re.compile(r"\bopen\b"))
+        expect(page.locator("#img2img_controlnet_tabs > .tab-nav > button").nth(1)).to_have_class(
+            re.compile(r"\bselected\b")
+        )
+        image = page.locator(f"#{unit}_input_image")
+        expect(image).to_be_visible()
+        shown = page.locator(f"#{unit}_input_image img").first
+        expect(shown).to_be_visible()
+        natural = shown.evaluate("(img) => [img.naturalWidth, img.naturalHeight, img.getBoundingClientRect().width]")
+        assert natural[:2] == [640, 800] and natural[2] > 50
+        expect(page.locator(f"#{unit}_controlnet_same_img2img_checkbox input")).to_be_checked()
+        expect(page.locator(f"#{unit}_controlnet_enable_checkbox input")).to_be_checked()
+        expect(page.locator(f"#{unit}_controlnet_preprocessor_dropdown input")).to_have_value("none")
+        expect(page.locator(f"#{unit}_controlnet_model_dropdown input")).to_have_value(standin_webui.DEPTH_MODEL)
+        expect(page.locator("#img2img_controlnet_ControlNet-0_controlnet_enable_checkbox input")).not_to_be_checked()
+        expect(page.locator("#img2img_controlnet_ControlNet-2_controlnet_model_dropdown input")).to_have_value("None")
+        expect(page.locator("#img_inpaint_mask img").first).to_be_visible()
+        expect(page.locator("#img2img_width input[type=number]")).to_have_value("456")  # 640:800 at 512 x 512
+        expect(page.locator("#img2img_height input[type=number]")).to_have_value("576")
+        _shot(page, "webui_send_to_controlnet_img2img_unit1.png")
+
+        # What ControlNet receives when it reads the unit: its sketch dict, full resolution, grey, empty mask.
+        page.locator("#img2img_standin_probe").click()
+        probe = page.locator("#img2img_standin_probe_out textarea")
+        expect(probe).not_to_have_value("", timeout=15_000)
+        report = json.loads(probe.input_value())
+        assert report[unit] == {
+            "kind": "dict",
+            "shape": [800, 640, 3],
+            "dtype": "uint8",
+            "channels_equal": True,
+            "min": 0,
+            "max": 255,
+            "mask_shape": [800, 640, 3],
+            "mask_max": 0,
+        }
+        assert report["img2img_controlnet_ControlNet-0"] == {"kind": "none"}
+        assert report["inpaint_mask"][:2] == [800, 640]
+
+        page.get_by_role("button", name="DAZ Depth").click()
+        status = page.locator("#daz_depthmap_cn_status").first.inner_text()
+        assert "img2img › ControlNet Unit 1" in status and "456 × 576" in status
+        _shot(page, "webui_send_to_controlnet_status.png")
+
+        # Again, to txt2img unit 2: no box to tick there, and its "Generation" sub-tab is not the selected one.
+        page.locator("#daz_depthmap_cn_target label", has_text="txt2img").click()
+        expect(page.locator("#daz_depthmap_cn_mask")).to_be_hidden()
+        _choose(page, "daz_depthmap_cn_unit", "Unit 2")
+        page.locator("#daz_depthmap_cn_send").click()
+        expect(page.locator("#daz_depthmap_cn_status").first).to_contain_text("txt2img › ControlNet Unit 2")
+        expect(page.locator("#tab_txt2img")).to_be_visible()
+        expect(page.locator("#txt2img_controlnet_tabs > .tab-nav > button").nth(2)).to_have_class(
+            re.compile(r"\bselected\b")
+        )
+        expect(page.locator("#txt2img_controlnet_ControlNet-2_input_image img").first).to_be_visible()
+        expect(page.locator("#txt2img_controlnet_ControlNet-2_controlnet_enable_checkbox input")).to_be_checked()
+        expect(page.locator("#txt2img_controlnet_ControlNet-2_controlnet_preprocessor_dropdown input")).to_have_value(
+            "none"
+        )
+        _shot(page, "webui_send_to_controlnet_txt2img_unit2.png")
+        browser.close()
+    assert errors == []
