@@ -1,0 +1,127 @@
+"""The tab as a standalone app: ``python -m daz_depthmap.app [--port PORT] [--out-dir DIR] [--host H] [FILE.exr ...]``.
+
+Serves the same tab the WebUI shows, with the same client files: every ``javascript/*.js`` as a ``<script>`` in the
+page head and ``style.css`` at the end of the body, as the WebUI injects them (it wraps gradio's
+``TemplateResponse``; we do the same, but only for pages of this app).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import gradio as gr
+
+from .context import TabContext
+from .params import DEFAULT_MAX_PIXELS, DepthParams
+from .ui import build_tab
+
+#: The extension's root folder: ``javascript/`` and ``style.css`` live there, as the WebUI expects.
+EXTENSION_ROOT = Path(__file__).resolve().parent.parent
+
+
+def client_files(root: Path = EXTENSION_ROOT) -> tuple[list[Path], list[Path]]:
+    """The scripts (sorted by name, as the WebUI loads them) and stylesheets the WebUI would inject."""
+    scripts = sorted((root / "javascript").glob("*.js"))
+    styles = [root / "style.css"] if (root / "style.css").is_file() else []
+    return scripts, styles
+
+
+def page_additions(root: Path = EXTENSION_ROOT) -> tuple[str, str]:
+    """HTML for the end of ``<head>`` (scripts) and of ``<body>`` (styles), inlined from the files."""
+    scripts, styles = client_files(root)
+    head = "".join(
+        f'<script type="text/javascript">{path.read_text(encoding="utf-8")}\n//# sourceURL={path.name}\n</script>\n'
+        for path in scripts
+    )
+    tail = "".join(f"<style>{path.read_text(encoding='utf-8')}</style>\n" for path in styles)
+    return head, tail
+
+
+def inject_client_files(blocks: gr.Blocks, head: str, tail: str) -> Callable[[], None]:
+    """Add ``head``/``tail`` to the pages gradio serves for ``blocks`` (other apps are left alone).
+
+    Returns a function that restores gradio's original template response.
+    """
+    templates = gr.routes.templates
+    original = templates.TemplateResponse
+
+    def template_response(*args: object, **kwargs: object) -> object:
+        response = original(*args, **kwargs)
+        context = args[1] if len(args) > 1 else kwargs.get("context", {})
+        request = context.get("request") if isinstance(context, dict) else None
+        app = getattr(request, "app", None)
+        if getattr(app, "blocks", None) is blocks:
+            response.body = response.body.replace(b"</head>", head.encode("utf-8") + b"</head>", 1)
+            response.body = response.body.replace(b"</body>", tail.encode("utf-8") + b"</body>", 1)
+            response.init_headers()
+        return response
+
+    templates.TemplateResponse = template_response
+
+    def restore() -> None:
+        templates.TemplateResponse = original
+
+    return restore
+
+
+def offline_theme() -> gr.themes.ThemeClass:
+    """gradio's default look with the system's fonts (the default theme fetches Google fonts; we stay offline)."""
+    sans = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
+    mono = ["ui-monospace", "SFMono-Regular", "Consolas", "Liberation Mono", "monospace"]
+    return gr.themes.Default(font=sans, font_mono=mono)
+
+
+def build_app(
+    files: Sequence[str | os.PathLike[str]] = (),
+    output_dir: str | os.PathLike[str] = "outputs",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    defaults: DepthParams | None = None,
+) -> gr.Blocks:
+    """The standalone Blocks: the tab, with ``files`` loaded into every new session, queue enabled."""
+    ctx = TabContext(
+        output_dir=Path(output_dir).resolve(),
+        defaults=defaults or DepthParams(depth_cutoff="auto"),
+        max_pixels=max_pixels,
+    )
+    blocks = build_tab(ctx, initial_files=[Path(f) for f in files], theme=offline_theme())
+    blocks.queue(concurrency_count=4, api_open=False)
+    return blocks
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m daz_depthmap.app",
+        description="Open the DAZ depth map tab in the browser, without the WebUI.",
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE.exr", help="depth files loaded into every new session")
+    parser.add_argument("--port", type=int, default=7861, help="port to listen on (default 7861)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--out-dir", "--out_dir", type=Path, default=Path("outputs"), help="where PNGs are written (default ./outputs)"
+    )
+    parser.add_argument(
+        "--max-pixels",
+        "--max_pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse images larger than this (default {DEFAULT_MAX_PIXELS:,})",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    for name in args.files:
+        if not Path(name).is_file():
+            print(f"warning: {name}: file not found (each session will show this)")
+    blocks = build_app(args.files, args.out_dir, args.max_pixels)
+    inject_client_files(blocks, *page_additions())
+    print(f"DAZ depth map: http://{args.host}:{args.port}/  (outputs go to {Path(args.out_dir).resolve()})")
+    blocks.launch(server_name=args.host, server_port=args.port, show_api=False, quiet=True)
+
+
+if __name__ == "__main__":
+    main()

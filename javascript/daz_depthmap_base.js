@@ -1,0 +1,130 @@
+/* DAZ depth map tab: shared helpers and start-up.
+ *
+ * Works in the AUTOMATIC1111 WebUI (which provides gradioApp() and onUiLoaded() from its script.js) and in the
+ * standalone app (which does not: small fallbacks below). Every other daz_depthmap_*.js file registers a setup
+ * function in dazDepthmap.concerns; each runs once per tab root (an element with class "dazdm-root").
+ */
+(function () {
+    "use strict";
+
+    const ns = (window.dazDepthmap = window.dazDepthmap || {});
+    ns.concerns = ns.concerns || [];
+    ns.state = ns.state || {};
+
+    /** The document or shadow root that holds the gradio app. */
+    ns.app = function () {
+        if (typeof window.gradioApp === "function") {
+            return window.gradioApp();
+        }
+        const elem = document.querySelector("gradio-app");
+        return elem ? elem.shadowRoot || elem : document;
+    };
+
+    /** The tab root whose elem_id is `prefix`. */
+    ns.root = function (prefix) {
+        return ns.app().querySelector("#" + CSS.escape(prefix));
+    };
+
+    /** Per-root state object, kept across redraws and server updates. */
+    ns.stateOf = function (prefix) {
+        if (!ns.state[prefix]) {
+            ns.state[prefix] = {};
+        }
+        return ns.state[prefix];
+    };
+
+    /** Set an input's value and send the event gradio's components listen to. */
+    ns.setInputValue = function (input, value) {
+        input.value = value;
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+    };
+
+    /** A finite number from an input, or null when it is empty or not a number. */
+    ns.readNumber = function (input) {
+        if (!input || input.value === "") {
+            return null;
+        }
+        const value = parseFloat(input.value);
+        return Number.isFinite(value) ? value : null;
+    };
+
+    /** The far cutoff inputs (the slider's range and its number box) and the near cutoff input of a root. */
+    ns.cutoffInputs = function (root) {
+        const far = root.querySelector(".dazdm-cutoff");
+        const near = root.querySelector(".dazdm-near");
+        return {
+            range: far ? far.querySelector("input[type=range]") : null,
+            number: far ? far.querySelector("input[type=number]") : null,
+            near: near ? near.querySelector("input") : null,
+        };
+    };
+
+    /** Current far and near cutoffs as the inputs show them (near: null when empty). */
+    ns.cutoffs = function (root) {
+        const inputs = ns.cutoffInputs(root);
+        const far = ns.readNumber(inputs.number);
+        return {
+            far: far !== null ? far : ns.readNumber(inputs.range),
+            near: ns.readNumber(inputs.near),
+        };
+    };
+
+    /** Short text for a depth value: enough digits for scene units, no exponent for ordinary values. */
+    ns.formatDepth = function (value) {
+        if (value === null || value === undefined || !Number.isFinite(value)) {
+            return "–";
+        }
+        const abs = Math.abs(value);
+        if (abs >= 1e-3 && abs < 1e6) {
+            return String(parseFloat(value.toPrecision(6)));
+        }
+        return value.toExponential(3);
+    };
+
+    function setupRoots() {
+        const roots = ns.app().querySelectorAll(".dazdm-root:not([data-dazdm-ready])");
+        roots.forEach(function (root) {
+            root.dataset.dazdmReady = "1";
+            ns.concerns.forEach(function (setup) {
+                try {
+                    setup(root);
+                } catch (error) {
+                    console.error("daz_depthmap: setup failed", error);
+                }
+            });
+        });
+        return roots.length;
+    }
+
+    /** Standalone page: no onUiLoaded, so watch the DOM until gradio has rendered the tab. */
+    function watchForRoots() {
+        if (setupRoots()) {
+            return;
+        }
+        let scheduled = false;
+        const observer = new MutationObserver(function () {
+            if (scheduled) {
+                return;
+            }
+            scheduled = true;
+            requestAnimationFrame(function () {
+                scheduled = false;
+                if (setupRoots()) {
+                    observer.disconnect();
+                }
+            });
+        });
+        observer.observe(document.body, { childList: true, subtree: true });
+    }
+
+    if (!ns.started) {
+        ns.started = true;
+        if (typeof window.onUiLoaded === "function") {
+            window.onUiLoaded(watchForRoots);
+        } else if (document.readyState === "loading") {
+            document.addEventListener("DOMContentLoaded", watchForRoots);
+        } else {
+            watchForRoots();
+        }
+    }
+})();

@@ -1,0 +1,160 @@
+"""Browser fixtures: the standalone app in a child process and Debian's Chromium driven by Playwright.
+
+Never runs ``playwright install``: the browser is /usr/bin/chromium (``make chromium`` installs it). Requests that
+leave the machine (gradio's page links a CDN script) are refused, so the tests run the same offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+PREFIX = "daz_depthmap"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class App:
+    """A running standalone app: its URL and its output folder."""
+
+    def __init__(self, url: str, out_dir: Path, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.url = url
+        self.out_dir = out_dir
+        self.process = process
+        self.log = log
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[App]:
+    """``python -m daz_depthmap.app`` on a free port, outputs in a temporary folder."""
+    work = Path(tempfile.mkdtemp(prefix="dazdm-browser-"))
+    port = _free_port()
+    out_dir = work / "outputs"
+    log = work / "app.log"
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), GRADIO_ANALYTICS_ENABLED="False")
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daz_depthmap.app", "--port", str(port), "--out-dir", str(out_dir)],
+            cwd=work,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the app did not start:\n{log.read_text(errors='replace')}", pytrace=False)
+        time.sleep(0.25)
+    yield App(url, out_dir, process, log)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (make chromium installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="dazdm-chromium-")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1500, "height": 1000},
+            accept_downloads=True,
+        )
+        yield context
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _stay_local(route: object) -> None:
+    url = route.request.url  # type: ignore[attr-defined]
+    if url.startswith(("http://127.0.0.1", "data:", "blob:")):
+        route.continue_()  # type: ignore[attr-defined]
+    else:
+        route.abort()  # type: ignore[attr-defined]
+
+
+def _open_tab(context: object, app: App, query: str = "") -> object:
+    page = context.new_page()  # type: ignore[attr-defined]
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.route("**/*", _stay_local)
+    page.goto(app.url + query)
+    page.wait_for_selector(f"#{PREFIX}[data-dazdm-ready]", timeout=30_000)
+    return page
+
+
+@pytest.fixture(scope="session")
+def open_tab() -> Callable[..., object]:
+    """``open_tab(context, app, query="")``: a new page on the app with the tab rendered and our scripts set up.
+
+    JavaScript errors on the page are collected in ``page.errors``.
+    """
+    return _open_tab
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def _decode_data_url(src: str | None) -> np.ndarray:
+    from PIL import Image
+
+    assert src and src.startswith("data:image/"), f"not an inline image: {str(src)[:60]!r}"
+    data = base64.b64decode(src.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+
+
+@pytest.fixture(scope="session")
+def decode_data_url() -> Callable[[str | None], np.ndarray]:
+    """``decode_data_url(src)``: an ``<img>``'s ``data:image/png;base64,...`` source as a grey numpy array."""
+    return _decode_data_url

@@ -1,0 +1,349 @@
+"""The tab in a real browser: upload, histogram, live preview, picking, mask, download, errors, isolation.
+
+One app and one page with the 1200x1200 DAZ-like file are shared by the tests of this module, in order (each
+test leaves the page usable for the next). Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from daz_depthmap.exr import read_depth
+
+pytestmark = pytest.mark.browser
+
+P = "daz_depthmap"
+FILE = "synthetic_daz_Y_f32_zip_1200.exr"
+RANGE = f"#{P}_cutoff input[type=range]"
+NUMBER = f"#{P}_cutoff input[type=number]"
+PREVIEW = f"#{P}_preview_depth img"
+MASK_PREVIEW = f"#{P}_preview_mask img"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def cutoff(page) -> float:
+    return float(page.input_value(NUMBER))
+
+
+def wait_preview_settled(page, timeout: float = 20_000) -> dict:
+    """Wait until no live request is pending or on its way and the last answer is for the shown cutoff."""
+    page.wait_for_function(
+        """([p, sel]) => {
+            const s = dazDepthmap.state[p] && dazDepthmap.state[p].live;
+            if (!s || dazDepthmap.live.busy(p) || !s.lastReply) return false;
+            const shown = parseFloat(document.querySelector(sel).value);
+            return Math.abs(s.lastReply.far - shown) < 1e-6 * Math.max(1, Math.abs(shown));
+        }""",
+        arg=[P, NUMBER],
+        timeout=timeout,
+    )
+    return page.evaluate("(p) => dazDepthmap.state[p].live.lastReply", P)
+
+
+def preview(page, selector: str = PREVIEW) -> np.ndarray:
+    return page.decode(page.get_attribute(selector, "src"))
+
+
+def drag_slider(page, target: float, steps: int = 30) -> int:
+    """Drag the cutoff slider's thumb to ``target`` with the mouse; returns how many input events fired."""
+    page.evaluate(
+        """(sel) => { const r = document.querySelector(sel); window.__dazdmInputs = 0;
+           r.addEventListener('input', () => { window.__dazdmInputs += 1; }); }""",
+        RANGE,
+    )
+    box = page.locator(RANGE).bounding_box()
+    low, high = (float(page.get_attribute(RANGE, name)) for name in ("min", "max"))
+
+    def x_of(value: float) -> float:
+        thumb = 16  # the thumb's width: its centre travels over the track minus one thumb
+        return box["x"] + thumb / 2 + (value - low) / (high - low) * (box["width"] - thumb)
+
+    y = box["y"] + box["height"] / 2
+    start = x_of(cutoff(page))
+    page.mouse.move(start, y)
+    page.mouse.down()
+    for step in range(1, steps + 1):  # a hand's drag: one move per frame (60 Hz)
+        page.mouse.move(start + (x_of(target) - start) * step / steps, y)
+        page.wait_for_timeout(16)
+    page.mouse.up()
+    return page.evaluate("() => window.__dazdmInputs")
+
+
+def expected_nonblack_share(depth: np.ndarray, valid: np.ndarray, far: float, near: float) -> float:
+    """Share of pixels a linear map with this window leaves above black (level >= 1 after rounding)."""
+    limit = far - 0.5 * (far - near) / 255
+    return float(np.count_nonzero(valid & (depth <= limit))) / depth.size
+
+
+def report_latency(page, label: str) -> None:
+    lat = page.evaluate("(p) => dazDepthmap.live.latencies(p)", P)
+    if not lat:
+        print(f"\n[latency] {label}: no live requests recorded")
+        return
+    total = [entry["ms"] for entry in lat]
+    trip = [entry["round_trip_ms"] for entry in lat]
+    server = [entry["server_ms"] for entry in lat if entry.get("server_ms") is not None]
+    print(
+        f"\n[latency] {label}: {len(total)} live previews; slider move to preview shown: median "
+        f"{statistics.median(total):.0f} ms, max {max(total):.0f} ms; request round trip median "
+        f"{statistics.median(trip):.0f} ms; workspace handler median {statistics.median(server):.1f} ms"
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="module")
+def truth(shared_exr_dir: Path):
+    image = read_depth(shared_exr_dir / FILE)
+    return image.depth, image.valid
+
+
+@pytest.fixture(scope="module")
+def page(browser, app, open_tab, decode_data_url, shared_exr_dir: Path, artifacts: Path):
+    """One page with the 1200x1200 file uploaded."""
+    page = open_tab(browser, app)
+    page.decode = decode_data_url
+    page.screenshot(path=str(artifacts / "tab_empty.png"))
+    page.set_input_files(f"#{P}_upload input[type=file]", str(shared_exr_dir / FILE))
+    page.wait_for_selector(PREVIEW, timeout=30_000)
+    yield page
+    assert not page.errors, f"JavaScript errors on the page: {page.errors}"
+    page.close()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Tests, in the order a user works
+
+
+def test_upload_shows_file_info_histogram_and_preview(page, artifacts: Path):
+    assert page.locator(f"#{P}_files label").all_inner_texts() == [FILE]
+    info = page.inner_text(f"#{P}_info")
+    assert "1200 × 1200 px" in info and "channel Y" in info and "background px" in info
+    data = page.evaluate("(p) => dazDepthmap.histogram.data(p)", P)
+    assert data["key"] == FILE and len(data["counts"]) >= 256
+    assert 598 < data["farthest"] < 610 and 169 < data["nearest"] < 171
+    # the canvas really has bars: many opaque pixels
+    painted = page.evaluate(
+        """(sel) => { const c = document.querySelector(sel);
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""",
+        f"#{P} .dazdm-histo-canvas",
+    )
+    assert painted > 2000
+    # the suggested cutoff is the starting point and is offered as a button
+    assert data["suggestion"] is not None and 250 < data["suggestion"] < 290
+    assert cutoff(page) == pytest.approx(data["suggestion"], abs=data["step"])
+    assert "Use suggestion" in page.inner_text(f"#{P} .dazdm-use-suggestion")
+    page.screenshot(path=str(artifacts / "tab_loaded.png"))
+
+
+def test_slider_drag_updates_preview_as_the_cutoff_says(page, truth, artifacts: Path):
+    depth, valid = truth
+    nearest = float(depth[valid].min())
+    events = drag_slider(page, 290)
+    far_a = cutoff(page)
+    wait_preview_settled(page)
+    before = preview(page)
+    events += drag_slider(page, 235)
+    far_b = cutoff(page)
+    reply = wait_preview_settled(page)
+    after = preview(page)
+    page.screenshot(path=str(artifacts / "tab_after_drag.png"))
+    report_latency(page, f"1200x1200, {events} slider input events")
+    sent = page.evaluate("(p) => dazDepthmap.state[p].live.seq", P)
+    print(f"[latency] {events} slider input events became {sent} preview requests")
+
+    assert 280 < far_a < 300 and 225 < far_b < 245
+    assert reply["far"] == pytest.approx(far_b)
+    assert before.shape == after.shape and max(after.shape) <= 1024
+    # the backdrop (top-left corner) stays black
+    assert before[:40, :40].max() == 0 and after[:40, :40].max() == 0
+    # the share of non-black pixels is what the cutoff says, at both positions
+    for image, far in ((before, far_a), (after, far_b)):
+        share = float(np.count_nonzero(image)) / image.size
+        assert share == pytest.approx(expected_nonblack_share(depth, valid, far, nearest), abs=0.01)
+    # a nearer far cutoff: the subject's far parts turn black, everything that stays lit gets darker
+    lit = (before > 0) & (after > 0)
+    assert np.count_nonzero(after) < np.count_nonzero(before)
+    assert np.all(after[lit].astype(int) <= before[lit].astype(int) + 1)
+    assert after[lit].mean() < before[lit].mean() - 2
+    # the nearest pixel stays white
+    assert after.max() == 255
+
+
+def test_histogram_click_sets_the_cutoff_to_the_clicked_depth(page, artifacts: Path):
+    canvas = page.locator(f"#{P} .dazdm-histo-canvas")
+    box = canvas.bounding_box()
+    geo = page.evaluate("(sel) => ({...document.querySelector(sel).dataset})", f"#{P} .dazdm-histo-canvas")
+    lo, hi, left, width = (float(geo[k]) for k in ("lo", "hi", "plotLeft", "plotWidth"))
+    target = 250.0
+    page.mouse.click(box["x"] + left + (target - lo) / (hi - lo) * width, box["y"] + box["height"] * 0.6)
+    per_pixel = (hi - lo) / width
+    assert cutoff(page) == pytest.approx(target, abs=per_pixel + 0.5)
+    step = float(page.get_attribute(RANGE, "step"))
+    assert float(page.input_value(RANGE)) == pytest.approx(cutoff(page), abs=step)  # the slider follows
+    reply = wait_preview_settled(page)
+    assert reply["far"] == pytest.approx(cutoff(page))
+    # hovering tells depth and pixel share
+    page.mouse.move(box["x"] + left + (200 - lo) / (hi - lo) * width, box["y"] + box["height"] * 0.5)
+    tip = page.inner_text(f"#{P} .dazdm-tip")
+    assert re.search(r"depth 19\d|depth 20\d", tip) and "% of pixels" in tip
+    page.screenshot(path=str(artifacts / "tab_histogram_hover.png"))
+    # typing a near cutoff goes the same live way; shift-dragging on the histogram moves it
+    page.fill(f"#{P}_near input", "200")
+    assert wait_preview_settled(page)["near"] == pytest.approx(200)
+    page.keyboard.down("Shift")
+    page.mouse.click(box["x"] + left + (190 - lo) / (hi - lo) * width, box["y"] + box["height"] * 0.6)
+    page.keyboard.up("Shift")
+    assert float(page.input_value(f"#{P}_near input")) == pytest.approx(190, abs=per_pixel + 0.5)
+    assert wait_preview_settled(page)["near"] == pytest.approx(float(page.input_value(f"#{P}_near input")))
+    page.fill(f"#{P}_near input", "")
+    assert wait_preview_settled(page)["near"] < 171  # empty: the nearest depth
+    # the log toggle redraws without errors, and "Use suggestion" puts the suggestion back
+    page.click(f"#{P} .dazdm-log")
+    page.click(f"#{P} .dazdm-log")
+    suggestion = page.evaluate("(p) => dazDepthmap.histogram.data(p).suggestion", P)
+    page.click(f"#{P} .dazdm-use-suggestion")
+    assert cutoff(page) == pytest.approx(suggestion, abs=1e-6)
+    assert wait_preview_settled(page)["far"] == pytest.approx(suggestion, abs=1e-6)
+
+
+def test_preview_click_reads_the_depth_and_sets_the_cutoff_there(page, truth, artifacts: Path):
+    depth, _ = truth
+    image = page.locator(PREVIEW)
+    box = image.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # the torso
+    page.wait_for_selector(f"#{P}_pick_far", state="visible")
+    text = page.inner_text(f"#{P}_pick")
+    found = re.search(r"Pixel \((\d+), (\d+)\): depth ([\d.]+)", text)
+    assert found, text
+    x, y, picked = int(found[1]), int(found[2]), float(found[3])
+    assert abs(x - 600) <= 2 and abs(y - 600) <= 2
+    assert picked == pytest.approx(float(depth[y, x]), rel=1e-5)
+    page.click(f"#{P}_pick_far")
+    assert cutoff(page) == pytest.approx(picked, rel=1e-5)
+    reply = wait_preview_settled(page)
+    assert reply["far"] == pytest.approx(picked, rel=1e-5)
+    page.screenshot(path=str(artifacts / "tab_picked.png"))
+    # back to the suggestion for the next tests
+    page.click(f"#{P} .dazdm-use-suggestion")
+    wait_preview_settled(page)
+
+
+def test_mask_toggle_shows_the_mask_and_the_download_is_full_resolution(page, app, truth, png_reader, artifacts):
+    depth, valid = truth
+    assert not page.locator(MASK_PREVIEW).is_visible()
+    page.click(f"#{P}_mask input")
+    page.wait_for_selector(MASK_PREVIEW, state="visible")
+    mask = preview(page, MASK_PREVIEW)
+    assert set(np.unique(mask)) <= {0, 255}
+    assert mask[:40, :40].max() == 0 and mask[mask.shape[0] // 2, mask.shape[1] // 2] == 255
+    page.screenshot(path=str(artifacts / "tab_mask.png"))
+
+    page.click(f"#{P}_save")
+    link = page.locator(f"#{P}_depth_file a").first
+    link.wait_for(timeout=30_000)
+    with page.expect_download() as download:
+        link.click()
+    png = png_reader(download.value.path())
+    assert png.shape == (1200, 1200) and png.dtype == np.uint8
+    nearest = np.unravel_index(np.argmin(np.where(valid, depth, np.inf)), depth.shape)
+    assert png[nearest] == 255  # near is white
+    assert png[:40, :40].max() == 0  # the backdrop is black
+    with page.expect_download() as download:
+        page.locator(f"#{P}_mask_file a").first.click()
+    mask_png = png_reader(download.value.path())
+    assert mask_png.shape == (1200, 1200) and mask_png[600, 600] == 255 and mask_png[0, 0] == 0
+    stem = FILE.removesuffix(".exr")
+    assert (app.out_dir / f"{stem}.depth.png").is_file() and (app.out_dir / f"{stem}.mask.png").is_file()
+    assert "Wrote" in page.inner_text(f"#{P}_status")
+    page.click(f"#{P}_mask input")
+    page.wait_for_selector(MASK_PREVIEW, state="hidden")
+
+
+def test_damaged_file_shows_a_message_and_the_loaded_file_stays_usable(page, app, tmp_path: Path, artifacts: Path):
+    import cv2
+
+    broken = tmp_path / "broken.exr"
+    broken.write_bytes(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
+    page.set_input_files(f"#{P}_upload input[type=file]", str(broken))
+    page.wait_for_function("(sel) => document.querySelector(sel).innerText.includes('broken.exr')", arg=f"#{P}_status")
+    status = page.inner_text(f"#{P}_status")
+    assert "not an OpenEXR file" in status and "PNG" in status and "Traceback" not in status
+    page.screenshot(path=str(artifacts / "tab_damaged_file.png"))
+    assert page.locator(f"#{P}_files label").all_inner_texts() == [FILE]
+    before = preview(page)
+    drag_slider(page, 260)
+    wait_preview_settled(page)
+    assert not np.array_equal(before, preview(page))
+    # "Process all" writes the loaded file (with a progress bar while it runs)
+    page.click(f"#{P}_process_all")
+    page.wait_for_function(
+        "(sel) => document.querySelector(sel).innerText.includes('Wrote')", arg=f"#{P}_status", timeout=30_000
+    )
+    assert "1 of 1 files" in page.inner_text(f"#{P}_status")
+
+
+def test_two_pages_do_not_share_files(page, browser, app, open_tab, shared_exr_dir: Path, artifacts: Path):
+    other = open_tab(browser, app)
+    try:
+        assert other.locator(f"#{P}_files label").count() == 0
+        assert other.is_visible(f"#{P} .dazdm-histo-empty")
+        half = "synthetic_daz_Y_half_zip_1200.exr"
+        other.set_input_files(f"#{P}_upload input[type=file]", str(shared_exr_dir / half))
+        other.wait_for_selector(PREVIEW, timeout=30_000)
+        assert other.locator(f"#{P}_files label").all_inner_texts() == [half]
+        other.screenshot(path=str(artifacts / "tab_second_page.png"))
+        # the first page's session still holds only its own file: its next preview is of that file
+        drag_slider(page, 270)
+        assert wait_preview_settled(page)["key"] == FILE
+        assert page.locator(f"#{P}_files label").all_inner_texts() == [FILE]
+        assert not other.errors
+    finally:
+        other.close()
+
+
+def test_dark_theme_screenshot(browser, app, open_tab, shared_exr_dir: Path, artifacts: Path):
+    dark = open_tab(browser, app, "?__theme=dark")
+    try:
+        dark.set_input_files(f"#{P}_upload input[type=file]", str(shared_exr_dir / FILE))
+        dark.wait_for_selector(PREVIEW, timeout=30_000)
+        dark.click(f"#{P}_mask input")
+        dark.wait_for_selector(MASK_PREVIEW, state="visible")
+        dark.wait_for_timeout(300)
+        dark.screenshot(path=str(artifacts / "tab_dark.png"))
+        assert not dark.errors
+    finally:
+        dark.close()
+
+
+def test_live_preview_on_a_4096_image_reports_latency(browser, app, open_tab, tmp_path_factory, artifacts: Path):
+    from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
+
+    big = tmp_path_factory.mktemp("big") / "big_4096.exr"
+    write_depth_exr(big, daz_like_depth(4096, 4096), half=True)
+    page = open_tab(browser, app)
+    try:
+        page.set_input_files(f"#{P}_upload input[type=file]", str(big))
+        page.wait_for_selector(PREVIEW, timeout=60_000)
+        events = drag_slider(page, 300, steps=40)
+        events += drag_slider(page, 230, steps=40)
+        reply = wait_preview_settled(page)
+        assert reply["far"] == pytest.approx(cutoff(page))
+        report_latency(page, f"4096x4096, {events} slider input events")
+        sent = page.evaluate("(p) => dazDepthmap.state[p].live.seq", P)
+        print(f"[latency] {events} slider input events became {sent} preview requests")
+        page.screenshot(path=str(artifacts / "tab_4096.png"))
+        assert not page.errors
+    finally:
+        page.close()

@@ -1,0 +1,328 @@
+"""The tab built in-process: its wiring, its handlers called the way gradio calls them, and the standalone page."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from daz_depthmap import app as standalone
+from daz_depthmap.context import FullMaps, TabContext, TabHandles
+from daz_depthmap.params import DepthParams
+from daz_depthmap.ui import build_tab, js_listener
+from daz_depthmap.workspace import Workspace
+
+F32 = "synthetic_daz_Y_f32_zip_1200.exr"
+P = "dzt"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Calling the tab's events as gradio does
+
+
+class Tab:
+    """A built tab and a way to run its events in-process; results are keyed by elem_id suffix."""
+
+    def __init__(self, blocks: gr.Blocks, ctx: TabContext) -> None:
+        self.blocks = blocks
+        self.ctx = ctx
+        self.session: object = None
+
+    def component(self, name: str) -> object:
+        return next(b for b in self.blocks.blocks.values() if getattr(b, "elem_id", None) == f"{P}_{name}")
+
+    def handler(self, name: str, trigger: str):
+        targets = [self.component(name)._id] if name else []  # the page's load event has no target
+        for index, dep in enumerate(self.blocks.dependencies):
+            if dep["trigger"] == trigger and (set(targets) <= set(dep["targets"]) if targets else not dep["targets"]):
+                return self.blocks.fns[index].fn
+        raise AssertionError(f"no {trigger} event on {name!r}")
+
+    def run(self, name: str, trigger: str, *args: object, **kwargs: object) -> dict[str, object]:
+        result = self.handler(name, trigger)(*args, **kwargs)
+        out = {}
+        for component, value in result.items():
+            if isinstance(component, gr.State):
+                self.session = value
+                out["session"] = value
+            else:
+                out[component.elem_id.removeprefix(f"{P}_")] = value
+        return out
+
+    def upload(self, *paths: Path, names: tuple[str, ...] = ()) -> dict[str, object]:
+        files = [
+            SimpleNamespace(name=str(p), orig_name=n)
+            for p, n in zip(paths, names or [p.name for p in paths], strict=True)
+        ]
+        return self.run("upload", "upload", self.session, files)
+
+    def live(self, **request: object) -> dict:
+        out = self.run("live_request", "input", self.session, json.dumps(request))
+        return {**out, "reply": json.loads(out["live_done"])}
+
+
+def _value(update: object) -> object:
+    return update["value"] if isinstance(update, dict) and "__type__" in update else update
+
+
+@pytest.fixture
+def tab(tmp_path: Path) -> Tab:
+    ctx = TabContext(output_dir=tmp_path / "outputs", defaults=DepthParams(depth_cutoff="auto"), elem_prefix=P)
+    return Tab(build_tab(ctx), ctx)
+
+
+@pytest.fixture
+def loaded(tab: Tab, shared_exr_dir: Path) -> Tab:
+    out = tab.upload(shared_exr_dir / F32)
+    assert isinstance(tab.session, Workspace) and out["files"]["value"] == F32
+    return tab
+
+
+def _broken_exr(tmp_path: Path) -> Path:
+    import cv2
+
+    path = tmp_path / "broken.exr"
+    path.write_bytes(cv2.imencode(".png", np.zeros((4, 4), np.uint8))[1].tobytes())
+    return path
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Building
+
+
+def test_every_element_id_carries_the_prefix_and_the_root_has_it_alone(tab: Tab):
+    ids = [b.elem_id for b in tab.blocks.blocks.values() if getattr(b, "elem_id", None)]
+    assert ids and all(i == P or i.startswith(f"{P}_") for i in ids)
+    root = next(b for b in tab.blocks.blocks.values() if getattr(b, "elem_id", None) == P)
+    assert "dazdm-root" in root.elem_classes
+    assert len(ids) == len(set(ids))
+
+
+def test_the_host_gets_the_session_the_status_line_and_full_maps(tmp_path: Path, shared_exr_dir: Path):
+    seen: list[TabHandles] = []
+    ctx = TabContext(output_dir=tmp_path, elem_prefix=P, add_controls=seen.append)
+    tab = Tab(build_tab(ctx), ctx)
+    (handles,) = seen
+    assert isinstance(handles.session, gr.State) and isinstance(handles.status, gr.Markdown)
+    assert handles.status.elem_id == f"{P}_status"
+    with pytest.raises(ValueError, match="no file loaded"):
+        handles.full_maps(None)
+    tab.upload(shared_exr_dir / F32)
+    maps = handles.full_maps(tab.session)
+    assert isinstance(maps, FullMaps) and (maps.width, maps.height) == (1200, 1200)
+    assert maps.name == "synthetic_daz_Y_f32_zip_1200" and maps.depth.max() == 255 and maps.mask.max() == 255
+
+
+def test_gradio_finds_the_click_position_and_the_progress_bar_parameters(tab: Tab):
+    from gradio.helpers import special_args
+
+    data = gr.SelectData(None, {"index": [1, 2], "value": None})
+    inputs, _, event_index = special_args(tab.handler("preview_depth", "select"), [None], None, data)
+    assert event_index == 1 and isinstance(inputs[1], gr.SelectData) and inputs[1].index == [1, 2]
+    _, progress_index, _ = special_args(tab.handler("process_all", "click"), [None], None, None)
+    assert progress_index == 1
+
+
+def test_client_functions_use_the_keyword_of_this_gradio():
+    assert js_listener("() => 1") == {"_js": "() => 1"}
+
+
+def test_a_page_load_shows_the_command_line_files_in_a_session_of_its_own(tmp_path: Path, shared_exr_dir: Path):
+    ctx = TabContext(output_dir=tmp_path, elem_prefix=P)
+    tab = Tab(build_tab(ctx, initial_files=[shared_exr_dir / F32, tmp_path / "gone.exr"]), ctx)
+    first = tab.run("", "load", None)
+    second = tab.run("", "load", None)
+    assert first["session"] is not second["session"]
+    assert first["session"].keys == [F32] == second["session"].keys
+    assert "gone.exr" in first["status"] and "not found" in first["status"]
+    assert isinstance(first["preview_depth"], np.ndarray)
+
+
+def test_a_page_load_without_files_shows_an_empty_tab(tab: Tab):
+    out = tab.run("", "load", None)
+    assert out["session"].keys == [] and out["files"]["choices"] == []
+    assert json.loads(out["histogram_data"])["key"] is None and out["preview_depth"] is None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Handlers
+
+
+def test_upload_loads_good_files_and_names_the_bad_ones(tab: Tab, shared_exr_dir: Path, tmp_path: Path):
+    out = tab.upload(shared_exr_dir / F32, _broken_exr(tmp_path))
+    assert out["files"]["choices"] == [F32] and out["files"]["value"] == F32
+    assert "broken.exr" in out["status"] and "not an OpenEXR file" in out["status"]
+    assert "Traceback" not in out["status"]
+    assert "1200 × 1200 px" in out["info"]
+    data = json.loads(out["histogram_data"])
+    assert data["key"] == F32 and data["suggestion"] is not None
+    assert out["cutoff"]["maximum"] >= data["farthest"] and out["cutoff"]["value"] == pytest.approx(data["far"])
+    preview = out["preview_depth"]
+    assert isinstance(preview, np.ndarray) and max(preview.shape) <= 1024
+    assert out["upload"] is None  # the drop zone is ready for more files
+    # a second upload adds to the list and shows the new file; the first keeps its place
+    again = tab.upload(shared_exr_dir / F32, names=("copy.exr",))
+    assert again["files"]["choices"] == [F32, "copy.exr"] and again["files"]["value"] == "copy.exr"
+
+
+def test_live_requests_render_the_sent_cutoffs_and_answer_with_their_number(loaded: Tab):
+    first = loaded.live(seq=4, far=290.0, near=None)
+    second = loaded.live(seq=5, far=230.0, near=None)
+    assert first["reply"]["seq"] == 4 and second["reply"]["seq"] == 5 and second["reply"]["error"] is None
+    assert second["reply"]["far"] == 230.0 and second["reply"]["clipped_far"] > first["reply"]["clipped_far"]
+    assert np.count_nonzero(second["preview_depth"]) < np.count_nonzero(first["preview_depth"])
+    assert loaded.session.current.params.depth_cutoff == 230.0
+
+
+def test_a_live_request_that_contradicts_itself_answers_with_a_message(loaded: Tab):
+    out = loaded.live(seq=1, far=230.0, near=250.0)
+    assert "near cutoff" in out["reply"]["error"] and "preview_depth" not in out
+    assert loaded.run("live_request", "input", loaded.session, "not json") == {}
+
+
+def test_a_live_request_before_any_file_answers_with_a_message(tab: Tab):
+    reply = tab.live(seq=1, far=2.0, near=None)["reply"]
+    assert "no file loaded" in reply["error"]
+
+
+def test_the_mask_preview_shows_only_when_the_mask_option_is_on(loaded: Tab):
+    args = [True, False, 7, "8-bit"]  # mask, noise, seed, bits
+    on = loaded.run("mask", "input", loaded.session, False, *args)
+    assert on["preview_mask"]["visible"] is True
+    mask = on["preview_mask"]["value"]
+    assert set(np.unique(mask)) <= {0, 255} and mask[0, 0] == 0 and mask[384, 384] == 255
+    off = loaded.run("mask", "input", loaded.session, False, False, False, 7, "8-bit")
+    assert off["preview_mask"]["visible"] is False and "value" not in off["preview_mask"]
+    noisy = loaded.run("noise", "input", loaded.session, False, False, True, 7, "16-bit")
+    assert noisy["preview_depth"][:20, :20].max() > 0  # noise in the far plane
+    assert loaded.session.current.params.bits == 16 and loaded.session.current.params.seed == 7
+
+
+def test_invert_resets_the_cutoffs_and_redraws_everything(loaded: Tab):
+    loaded.live(seq=1, far=240.0, near=None)
+    out = loaded.run("invert", "input", loaded.session, True)
+    params = loaded.session.current.params
+    assert params.invert and params.depth_cutoff is None
+    assert json.loads(out["histogram_data"])["invert"] is True
+
+
+def test_clicking_the_preview_reads_the_depth_there(loaded: Tab):
+    centre = gr.SelectData(None, {"index": [384, 384], "value": None})
+    out = loaded.run("preview_depth", "select", loaded.session, centre)
+    assert re.search(r"Pixel \(600, 600\): depth 19\d\.\d+", out["pick"])
+    assert out["picked"] == pytest.approx(loaded.session.picked.depth)
+    assert out["pick_far"]["visible"] is True
+    corner = loaded.run("preview_mask", "select", loaded.session, gr.SelectData(None, {"index": [0, 0], "value": None}))
+    assert "Pixel (0, 0)" in corner["pick"]
+
+
+def test_save_writes_full_resolution_pngs_and_offers_them_for_download(loaded: Tab, png_reader):
+    loaded.run("mask", "input", loaded.session, False, True, False, 1, "8-bit")
+    out = loaded.run("save", "click", loaded.session)
+    depth_path, mask_path = Path(out["depth_file"]["value"]), Path(out["mask_file"]["value"])
+    assert depth_path.parent == loaded.ctx.output_dir and out["mask_file"]["visible"] is True
+    assert png_reader(depth_path).shape == (1200, 1200) and png_reader(mask_path).max() == 255
+    assert "Wrote" in out["status"]
+
+
+def test_process_all_writes_every_file_with_its_options_and_reports_progress(loaded: Tab, shared_exr_dir, png_reader):
+    loaded.upload(shared_exr_dir / "synthetic_daz_Y_half_zip_1200.exr")
+    loaded.live(seq=1, far=250.0, near=None)
+    loaded.run("bits", "input", loaded.session, False, False, False, 1, "16-bit")
+    steps: list[tuple[float, str]] = []
+    out = loaded.run("process_all", "click", loaded.session, lambda share, desc="": steps.append((share, desc)))
+    files = sorted(p.name for p in loaded.ctx.output_dir.glob("*.png"))
+    assert files == ["synthetic_daz_Y_f32_zip_1200.depth.png", "synthetic_daz_Y_half_zip_1200.depth.png"]
+    assert png_reader(loaded.ctx.output_dir / files[1]).dtype == np.uint16  # its own 16-bit option
+    assert png_reader(loaded.ctx.output_dir / files[0]).dtype == np.uint8
+    assert [s for s, _ in steps] == [0.0, 0.5, 1.0] and "2 of 2 files" in out["status"]
+
+
+def test_choosing_a_channel_reads_the_file_again_with_it(tab: Tab, shared_exr_dir: Path):
+    out = tab.upload(shared_exr_dir / "oei_Beachball_singlepart_0001.exr")
+    assert out["channel"]["value"] == "Z" and "left.Z" in out["channel"]["choices"]
+    assert out["channel"]["interactive"] is True
+    changed = tab.run("channel", "input", tab.session, "left.Z")
+    assert changed["channel"]["value"] == "left.Z" and "channel left.Z" in changed["info"]
+
+
+def test_switching_files_shows_each_with_its_own_settings(loaded: Tab, shared_exr_dir: Path):
+    half = "synthetic_daz_Y_half_zip_1200.exr"
+    loaded.upload(shared_exr_dir / half)
+    loaded.live(seq=1, far=260.0, near=None)
+    back = loaded.run("files", "input", loaded.session, F32)
+    assert back["cutoff"]["value"] != 260.0 and json.loads(back["histogram_data"])["key"] == F32
+    again = loaded.run("files", "input", loaded.session, half)
+    assert again["cutoff"]["value"] == pytest.approx(260.0)
+    removed = loaded.run("remove", "click", loaded.session)
+    assert removed["files"]["choices"] == [F32] and "Removed" in removed["status"]
+
+
+def test_problems_become_messages_never_exceptions(loaded: Tab, monkeypatch: pytest.MonkeyPatch):
+    out = loaded.run("files", "input", loaded.session, "not-loaded.exr")
+    assert out == {"status": "⚠ no loaded file is called 'not-loaded.exr'"}
+
+    def explode(self: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("daz_depthmap.workspace.LoadedFile.render_preview", explode)
+    out = loaded.run("compress", "input", loaded.session, True, False, False, 1, "8-bit")
+    assert out == {"status": "⚠ unexpected error (RuntimeError: disk on fire)"}
+    reply = loaded.live(seq=9, far=250.0, near=None)["reply"]
+    assert reply["seq"] == 9 and "disk on fire" in reply["error"]
+    nothing = Tab(loaded.blocks, loaded.ctx)
+    assert "no file loaded" in nothing.run("save", "click", None)["status"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The standalone page and the client files
+
+
+def test_the_standalone_page_carries_our_scripts_and_styles_and_other_apps_do_not():
+    from fastapi.testclient import TestClient
+
+    head, tail = standalone.page_additions()
+    scripts, styles = standalone.client_files()
+    assert {p.name for p in scripts} >= {"daz_depthmap_base.js", "daz_depthmap_histogram.js", "daz_depthmap_live.js"}
+    assert all(f"sourceURL={p.name}" in head for p in scripts) and styles and "#daz_depthmap" in tail
+    ours = standalone.build_app()
+    with gr.Blocks() as other:
+        gr.Markdown("other")
+    restore = standalone.inject_client_files(ours, head, tail)
+    try:
+        page = TestClient(gr.routes.App.create_app(ours)).get("/").text
+        plain = TestClient(gr.routes.App.create_app(other)).get("/").text
+    finally:
+        restore()
+    assert page.index("daz_depthmap_base.js") < page.index("</head>") and "#daz_depthmap" in page
+    assert "sourceURL" not in plain and "#daz_depthmap" not in plain
+    assert "sourceURL" not in TestClient(gr.routes.App.create_app(ours)).get("/").text  # restored
+
+
+def test_the_command_line_has_the_documented_options():
+    args = standalone.build_parser().parse_args(["--port", "7999", "--out-dir", "x", "--host", "0.0.0.0", "a.exr"])
+    assert (args.port, args.out_dir, args.host, args.files) == (7999, Path("x"), "0.0.0.0", ["a.exr"])
+
+
+def test_every_style_rule_is_scoped_under_the_tab_root():
+    css = (standalone.EXTENSION_ROOT / "style.css").read_text(encoding="utf-8")
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    selectors = re.findall(r"([^{}]+)\{", css)
+    assert selectors
+    for group in selectors:
+        for selector in group.split(","):
+            assert selector.strip().startswith("#daz_depthmap"), selector
+
+
+def test_client_scripts_define_no_globals_but_their_namespace():
+    for path in sorted((standalone.EXTENSION_ROOT / "javascript").glob("daz_depthmap_*.js")):
+        if path.name == "daz_depthmap_controlnet.js":
+            continue  # the WebUI helper's file
+        code = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S).strip()
+        assert code.startswith("(function () {") and code.endswith("})();"), path.name
+        assert "window.dazDepthmap = window.dazDepthmap || {}" in code, path.name
