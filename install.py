@@ -1,8 +1,8 @@
 """Run by the WebUI at start-up and after installing from the Extensions tab: installs what is missing.
 
-Only OpenEXR (3.3 or newer: ``OpenEXR.File``) and OpenCV are needed beyond what the WebUI ships; numpy, Pillow,
-torch and gradio are the WebUI's and are never touched. Quiet when everything is there; nothing with
-``--skip-install``.
+Only OpenEXR (3.3 or newer: ``OpenEXR.File``) is needed beyond what the WebUI ships (the extension writes its
+PNGs with zlib and does not use OpenCV); numpy, Pillow, torch and gradio are the WebUI's and are never touched.
+Quiet when everything is there; nothing with ``--skip-install``.
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ def missing(is_installed: Callable[[str], bool], version_of: Callable[[str], str
     openexr = version_of("OpenEXR") if is_installed("OpenEXR") else None
     if openexr is None or version_tuple(openexr) < OPENEXR_MIN:
         needed.append(("OpenEXR>=3.3", "OpenEXR for DAZ depthmap"))
-    if not is_installed("cv2"):  # any OpenCV build will do (headless, contrib)
-        needed.append(("opencv-python", "OpenCV for DAZ depthmap"))
     return needed
 
 

@@ -47,7 +47,7 @@ def _run_install(monkeypatch: pytest.MonkeyPatch, launch: Launch, openexr_versio
 def test_nothing_happens_and_nothing_is_printed_when_all_is_there(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    launch = Launch({"OpenEXR", "cv2"})
+    launch = Launch({"OpenEXR"})
     _run_install(monkeypatch, launch)  # this venv's OpenEXR is 3.4
     assert launch.pip == []
     assert capsys.readouterr() == ("", "")
@@ -56,23 +56,19 @@ def test_nothing_happens_and_nothing_is_printed_when_all_is_there(
 def test_only_the_missing_packages_are_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     launch = Launch(set())
     _run_install(monkeypatch, launch)
-    assert [command for command, _ in launch.pip] == ['install "OpenEXR>=3.3"', 'install "opencv-python"']
-
-    launch = Launch({"OpenEXR"})
-    _run_install(monkeypatch, launch)
-    assert [command for command, _ in launch.pip] == ['install "opencv-python"']
-
-
-def test_any_opencv_build_counts_as_present(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The check is on the import name cv2 (opencv-python-headless, -contrib...), not a distribution name."""
-    launch = Launch({"cv2"})
-    _run_install(monkeypatch, launch)
-    assert "cv2" in launch.asked
     assert [command for command, _ in launch.pip] == ['install "OpenEXR>=3.3"']
 
 
+def test_opencv_is_neither_checked_nor_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extension does not use OpenCV: install.py must not pull it (or another build of it) in."""
+    launch = Launch(set())
+    _run_install(monkeypatch, launch)
+    assert "cv2" not in launch.asked
+    assert not any("opencv" in command for command, _ in launch.pip)
+
+
 def test_the_old_openexr_bindings_are_upgraded(monkeypatch: pytest.MonkeyPatch) -> None:
-    launch = Launch({"OpenEXR", "cv2"})
+    launch = Launch({"OpenEXR"})
     _run_install(monkeypatch, launch, openexr_version="1.3.9")  # the pre-3.x bindings, no OpenEXR.File
     assert [command for command, _ in launch.pip] == ['install "OpenEXR>=3.3"']
 
