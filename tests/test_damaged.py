@@ -24,6 +24,11 @@ CHILD = textwrap.dedent(
     import json, resource, sys, time
     resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
     from daz_depthmap.exr import DepthReadError, read_depth
+
+    def peak_mb():
+        # VmHWM belongs to this process's own address space; ru_maxrss would start at the forking parent's RSS
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
     for path in sys.argv[1:]:
         print("@@" + json.dumps({{"file": path, "started": True}}), flush=True)
         started = time.perf_counter()
@@ -34,8 +39,7 @@ CHILD = textwrap.dedent(
             result = {{"ok": False, "kind": "DepthReadError", "message": str(exc)}}
         except BaseException as exc:
             result = {{"ok": False, "kind": type(exc).__name__, "message": str(exc)}}
-        result.update(file=path, seconds=time.perf_counter() - started,
-                      peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        result.update(file=path, seconds=time.perf_counter() - started, peak_mb=peak_mb())
         print("@@" + json.dumps(result), flush=True)
     """
 ).format(limit=CHILD_MEMORY_LIMIT)
