@@ -14,6 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from .cli import add_max_pixels_argument
 from .context import TabContext
 from .params import DEFAULT_MAX_PIXELS, DepthParams
 from .ui import build_tab
@@ -102,13 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out-dir", "--out_dir", type=Path, default=Path("outputs"), help="where PNGs are written (default ./outputs)"
     )
-    parser.add_argument(
-        "--max-pixels",
-        "--max_pixels",
-        type=int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"refuse images larger than this (default {DEFAULT_MAX_PIXELS:,})",
-    )
+    add_max_pixels_argument(parser)
     return parser
 
 

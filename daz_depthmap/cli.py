@@ -27,6 +27,17 @@ def _cutoff(text: str) -> object:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_max_pixels_argument(parser: argparse.ArgumentParser) -> None:
+    """``--max-pixels``: the size limit checked from the header, shared by the command line and the app."""
+    parser.add_argument(
+        "--max-pixels",
+        "--max_pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse images larger than this (default {DEFAULT_MAX_PIXELS:,})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m daz_depthmap",
@@ -59,13 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--invert", action="store_true", help="input grows toward the camera (disparity)")
     parser.add_argument("--channel", default=None, metavar="NAME", help="channel to read, e.g. Z, depth.Z, part/Z")
     parser.add_argument("--out_dir", "--out-dir", type=Path, default=None, help="write outputs here")
-    parser.add_argument(
-        "--max-pixels",
-        "--max_pixels",
-        type=int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"refuse images larger than this (default {DEFAULT_MAX_PIXELS:,})",
-    )
+    add_max_pixels_argument(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems and histogram advice")
     return parser
 

@@ -575,14 +575,3 @@ def _report_problem(report: str) -> str | None:
         return None
     error = parsed.get("error") if isinstance(parsed, dict) else None
     return str(error or "the page could not show the ControlNet unit")
-
-
-def add_send_block(
-    handles: TabHandles,
-    bridge: ControlNetBridge,
-    generation: GenerationControls,
-    settings: Callable[[], SendSettings] = SendSettings,
-    elem_prefix: str = "daz_depthmap",
-) -> SendBlock:
-    """Build the send block inside the tab (``TabContext.add_controls``)."""
-    return SendBlock(handles, bridge, generation, settings, elem_prefix)

@@ -24,7 +24,6 @@ from .controlnet import (
     GenerationControls,
     SendBlock,
     SendSettings,
-    add_send_block,
     find_bridge,
 )
 from .params import BITS, DepthParams
@@ -229,7 +228,7 @@ class Extension:
         hidden = hidden_tabs()
 
         def add(handles: TabHandles) -> None:
-            self.send_block = add_send_block(
+            self.send_block = SendBlock(
                 handles,
                 find_bridge(self.components, hidden),
                 GenerationControls(self.components, hidden),

@@ -22,19 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
 PREFIX = "daz_depthmap"
 
 
@@ -95,7 +86,7 @@ def app() -> Iterator[App]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (make chromium installs Debian's chromium)")
+        pytest.fail(f"{CHROMIUM} is missing: `make chromium` (part of `make test`) installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     profile = tempfile.mkdtemp(prefix="dazdm-chromium-")

@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 import standin_webui
-from conftest import WebUI, event_index, follow_ups
+from webui_helpers import WebUI, event_index, follow_ups
 
 from daz_depthmap.params import DepthParams
 

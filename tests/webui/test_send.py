@@ -14,7 +14,7 @@ import gradio as gr
 import numpy as np
 import pytest
 import standin_webui
-from conftest import WebUI, decode_image, event_index, follow_ups, is_unchanged, run_event
+from webui_helpers import WebUI, decode_image, event_index, follow_ups, is_unchanged, run_event
 
 from daz_depthmap.context import FullMaps, TabContext, TabHandles
 from daz_depthmap.params import DepthParams

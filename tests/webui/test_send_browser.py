@@ -19,22 +19,11 @@ import gradio as gr
 import gradio.routes
 import pytest
 import standin_webui
-from conftest import REPO_ROOT, WebUI, in_own_thread
+from playwright.sync_api import Page, expect, sync_playwright
+from webui_helpers import REPO_ROOT, WebUI, in_own_thread
 
-pytest.importorskip("playwright")
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 SAMPLE = REPO_ROOT / "samples" / "daz_figure_depth.exr"
 
@@ -130,7 +119,7 @@ def _drive_send(url: str) -> None:
     unit = "img2img_controlnet_ControlNet-1"
     errors: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         # no internet here: the theme's web fonts get an empty answer instead of a network error
         page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.fulfill(status=200, body=""))

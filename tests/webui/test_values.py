@@ -7,9 +7,9 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from conftest import WebUI
 from hypothesis import given
 from hypothesis import strategies as st
+from webui_helpers import WebUI
 
 from daz_depthmap.controlnet import KEEP_MODEL, ComponentIndex, control_image, depth_only, fit_size, pick_model
 
