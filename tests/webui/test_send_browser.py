@@ -51,17 +51,21 @@ document.addEventListener("DOMContentLoaded", function () {
 
 
 def _inject_scripts() -> Callable[[], None]:
-    """Put script.js's stand-in and every ``javascript/*.js`` (sorted) into the page head, as the WebUI does."""
+    """Put script.js's stand-in and every ``javascript/*.js`` (sorted) into the page head and ``style.css`` at the
+    end of the body, as the WebUI does."""
     scripts = sorted((REPO_ROOT / "javascript").glob("*.js"))
     head = f"<script>{WEBUI_SCRIPT}</script>\n" + "".join(
         f'<script type="text/javascript" src="file={path}?{int(path.stat().st_mtime)}"></script>\n' for path in scripts
     )
+    style = REPO_ROOT / "style.css"
+    tail = f'<link rel="stylesheet" property="stylesheet" href="file={style}?{int(style.stat().st_mtime)}">\n'
     templates = gradio.routes.templates
     original = templates.TemplateResponse
 
     def template_response(*args, **kwargs):
         response = original(*args, **kwargs)
         response.body = response.body.replace(b"</head>", head.encode("utf-8") + b"</head>", 1)
+        response.body = response.body.replace(b"</body>", tail.encode("utf-8") + b"</body>", 1)
         response.init_headers()
         return response
 
@@ -87,7 +91,7 @@ def served_page(webui: WebUI, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
         server_port=port,
         prevent_thread_lock=True,
         quiet=True,
-        allowed_paths=[str(REPO_ROOT / "javascript")],
+        allowed_paths=[str(REPO_ROOT / "javascript"), str(REPO_ROOT / "style.css")],
     )
     try:
         yield f"http://127.0.0.1:{port}/", page
