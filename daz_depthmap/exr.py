@@ -40,6 +40,14 @@ class DepthReadError(Exception):
         super().__init__(f"{self.path.name}: {problem}")
 
 
+class NoDepthChannelError(DepthReadError):
+    """No channel looks like depth; ``channels`` lists what the file has, so a caller can offer a choice."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str, channels: Sequence[str]) -> None:
+        super().__init__(path, problem)
+        self.channels = tuple(channels)
+
+
 @dataclass(frozen=True)
 class DepthImage:
     """One depth channel, pasted into the display window.
@@ -195,15 +203,16 @@ def _check_size(path: Path, parts: Sequence[_Part], max_pixels: int) -> None:
             if width * height > max_pixels:
                 raise DepthReadError(
                     path,
-                    f"{width}x{height} pixels ({width * height / 1e6:.0f} MP) is above the limit of "
-                    f"{max_pixels / 1e6:.0f} MP; raise the limit (--max-pixels) if this image is real",
+                    f"{width}x{height} pixels ({width * height:,}) is above the limit of {max_pixels:,} pixels; "
+                    "if the image is real, raise the pixel limit (--max-pixels)",
                 )
     decoded = sum(_area(p.data_window) * len(p.channels) for p in parts if not p.deep)
     if decoded > 4 * max_pixels:
         raise DepthReadError(
             path,
-            f"decoding all {sum(len(p.channels) for p in parts)} channels would take {decoded / 1e6:.0f} million "
-            f"values, above the limit of {4 * max_pixels / 1e6:.0f} million; raise the limit (--max-pixels)",
+            f"decoding all {sum(len(p.channels) for p in parts)} channels would take {decoded:,} values, above the "
+            f"limit of {4 * max_pixels:,} (4 per allowed pixel); if the image is real, raise the pixel limit "
+            "(--max-pixels)",
         )
 
 
@@ -284,9 +293,14 @@ def read_depth(
     Raises
     ------
     DepthReadError
-        For anything wrong with the file: missing, not an EXR, damaged, deep, too large, no usable channel.
+        For anything wrong with the file: missing, not an EXR, damaged, deep, too large, no usable channel
+        (:class:`NoDepthChannelError`, which lists the channels to choose from).
+    ValueError
+        When ``max_pixels`` is not positive.
     """
     path = Path(path)
+    if max_pixels < 1:
+        raise ValueError(f"the pixel limit must be a positive number of pixels, not {max_pixels}")
     _check_signature(path)
     parts = _parts(path, _open(path, header_only=True))
     _check_size(path, parts, max_pixels)
@@ -317,10 +331,11 @@ def read_depth(
             elif len(flat) == 1:
                 pick, why = flat[0], "the only channel"
             else:
-                raise DepthReadError(
+                raise NoDepthChannelError(
                     path,
                     f"no depth channel found (no Y, Z, *.Z, depth or V, and R, G, B differ); channels: "
-                    f"{_channel_list(flat)}; choose one explicitly (--channel)",
+                    f"{_channel_list(flat)}; choose one explicitly",
+                    [c[0] for c in flat],
                 )
     if exr is None:
         exr = _open(path, header_only=False)

@@ -110,8 +110,11 @@ def _find_gap(counts: np.ndarray) -> _Gap | None:
     return None
 
 
-def suggest_cutoff(depth: np.ndarray, stats: DepthStats) -> Suggestion:
+def suggest_cutoff(depth: np.ndarray, stats: DepthStats, invert: bool = False) -> Suggestion:
     """Suggest the far cutoff: the far edge of the subject, in front of the gap before the backdrop.
+
+    With ``invert`` (input that grows toward the camera, e.g. disparity) the same search runs on the mirrored
+    depth, so the suggestion is the subject's far edge on the small-value side.
 
     The valid depths are binned; bins holding under a fifth of an average occupied bin are near-empty. The
     farthest run of near-empty bins at least 4 % of the range wide, with subject in front of it and either a backdrop
@@ -124,6 +127,32 @@ def suggest_cutoff(depth: np.ndarray, stats: DepthStats) -> Suggestion:
         return Suggestion(None, "no valid depth in this image")
     if stats.farthest <= stats.nearest:
         return Suggestion(None, "the image is flat: all valid pixels lie at one depth")
+    if not invert:
+        found = _suggest(depth, stats)
+        near, far = stats.nearest, stats.farthest
+    else:  # mirrored: the background stays outside the range (it becomes >= 0, <= -1e9 or not finite)
+        mirrored = _suggest(np.negative(depth), DepthStats(-stats.farthest, -stats.nearest, stats.valid_count, 0))
+        flip = lambda pair: None if pair is None else (-pair[0], -pair[1])  # noqa: E731
+        found = None if mirrored is None else _described(-mirrored.cutoff, flip(mirrored.gap), flip(mirrored.backdrop))
+        near, far = stats.farthest, stats.nearest
+    if found is None:
+        return Suggestion(
+            None,
+            f"no empty depth range behind the subject: depth runs continuously from {near:g} to {far:g}; "
+            "keeping the full range",
+        )
+    return found
+
+
+def _described(cutoff: float, gap: tuple[float, float] | None, backdrop: tuple[float, float] | None) -> Suggestion:
+    where = "in front of the backdrop" if backdrop else "behind which only a thin tail of depth remains"
+    gap_text = f"; near-empty gap {gap[0]:g} to {gap[1]:g} {where}" if gap else ""
+    return Suggestion(cutoff, f"subject ends at {cutoff:g}{gap_text}", gap, backdrop)
+
+
+def _suggest(depth: np.ndarray, stats: DepthStats) -> Suggestion | None:
+    """:func:`suggest_cutoff` for depth that grows away from the camera, on a non-flat, non-empty image; ``None``
+    when there is no gap."""
     sample = depth
     if depth.size > _MAX_SAMPLES:  # a regular subsample is plenty for bins of 1/256 of the range
         step = int(np.ceil(np.sqrt(depth.size / _MAX_SAMPLES)))
@@ -131,11 +160,7 @@ def suggest_cutoff(depth: np.ndarray, stats: DepthStats) -> Suggestion:
     hist = depth_histogram(sample, stats, _BINS)
     gap = _find_gap(hist.counts)
     if gap is None:
-        return Suggestion(
-            None,
-            f"no empty depth range behind the subject: depth runs continuously from {stats.nearest:g} to "
-            f"{stats.farthest:g}; keeping the full range",
-        )
+        return None
     gap_from, gap_to = float(hist.edges[gap.start]), float(hist.edges[gap.stop])
     backdrop = None if gap.stop == len(hist.counts) else (gap_to, stats.farthest)
     # The coarse bins place the edge only to 1/256 of the whole range (poor when the backdrop is far): redo the
@@ -159,10 +184,4 @@ def suggest_cutoff(depth: np.ndarray, stats: DepthStats) -> Suggestion:
             break
         cutoff = float(zoom.edges[k])
         upper = min(upper, cutoff + 8 * width)
-    where = "in front of the backdrop" if backdrop else "behind which only a thin tail of depth remains"
-    return Suggestion(
-        cutoff,
-        f"subject ends at {cutoff:g}; near-empty gap {gap_from:g}-{gap_to:g} {where}",
-        (cutoff, gap_to),
-        backdrop,
-    )
+    return _described(cutoff, (cutoff, gap_to), backdrop)

@@ -86,7 +86,7 @@ def render(
         raise NoDepthError(
             f"no valid depth: all {stats.invalid_count} pixels are background (inf, NaN, <= 0 or >= 1e9)"
         )
-    suggestion = suggest_cutoff(image.depth, stats) if params.depth_cutoff == "auto" else None
+    suggestion = suggest_cutoff(image.depth, stats, params.invert) if params.depth_cutoff == "auto" else None
     window = depth_window(stats, far_cutoff(params, suggestion), params.near_cutoff, params.invert)
     if params.compress_map and ranks is None:
         ranks = rank_depths(image.depth, image.valid)

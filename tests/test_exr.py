@@ -6,7 +6,7 @@ import numpy as np
 import OpenEXR
 import pytest
 
-from daz_depthmap.exr import DepthReadError, read_depth
+from daz_depthmap.exr import DepthReadError, NoDepthChannelError, read_depth
 from daz_depthmap.mapping import depth_stats
 from daz_depthmap.params import DepthParams
 from daz_depthmap.pipeline import render
@@ -167,10 +167,23 @@ def test_grey_rgb_uses_r_and_differing_rgb_is_refused(tmp_path, exr_writer, exr_
     assert read_depth(grey).channel == "R"
 
     colour = exr_writer(tmp_path / "colour.exr", exr_part({"R": ramp, "G": ramp * 2, "B": ramp}))
-    with pytest.raises(DepthReadError) as info:
+    with pytest.raises(NoDepthChannelError) as info:
         read_depth(colour)
     assert str(info.value).startswith("colour.exr")
     assert "B, G, R" in str(info.value)
+    assert set(info.value.channels) == {"R", "G", "B"}, "the channels to choose from, for the tab's menu"
+    assert read_depth(colour, channel=info.value.channels[0]).channel == info.value.channels[0]
+
+
+def test_pixel_limit_message_gives_exact_counts_and_the_limit_must_be_positive(tmp_path, exr_writer, exr_part):
+    small = exr_writer(tmp_path / "small.exr", exr_part({"Y": _ramp()}))
+    height, width = _ramp().shape
+    with pytest.raises(DepthReadError) as info:
+        read_depth(small, max_pixels=10)
+    assert f"{width}x{height} pixels ({width * height:,})" in info.value.problem
+    assert "limit of 10 pixels" in info.value.problem
+    with pytest.raises(ValueError, match="positive"):
+        read_depth(small, max_pixels=0)
 
 
 def test_multipart_prefers_a_part_named_depth(tmp_path, exr_writer, exr_part):

@@ -138,3 +138,23 @@ def test_very_far_backdrop_behind_the_daz_figure():
     assert suggestion.cutoff is not None, suggestion.reason
     assert 250 < suggestion.cutoff < 283, suggestion.reason
     assert np.mean(valid[valid < 1000] < suggestion.cutoff) > 0.99
+
+
+def test_the_reason_describes_the_gap_from_the_suggested_cutoff(shared_exr_dir):
+    suggestion, _, _ = _suggest(read_depth(shared_exr_dir / "synthetic_daz_Y_f32_zip_1200.exr"))
+    assert suggestion.gap is not None and suggestion.gap[0] == suggestion.cutoff
+    assert f"gap {suggestion.cutoff:g} to " in suggestion.reason
+
+
+def test_inverted_input_gets_the_suggestion_on_the_small_value_side(shared_exr_dir):
+    """Disparity-like input (1000 / depth): the subject holds the large values, the backdrop the small ones."""
+    image = read_depth(shared_exr_dir / "synthetic_daz_Y_f32_zip_1200.exr")
+    plain = suggest_cutoff(image.depth, depth_stats(image.depth, image.valid))
+    disparity = depth_image(np.where(image.valid, 1000.0 / image.depth, np.inf))
+    flipped = suggest_cutoff(disparity.depth, depth_stats(disparity.depth, disparity.valid), invert=True)
+    assert plain.cutoff is not None and flipped.cutoff is not None, flipped.reason
+    assert 1000.0 / flipped.cutoff == pytest.approx(plain.cutoff, rel=0.02)
+    assert flipped.backdrop is not None and flipped.backdrop[0] > flipped.backdrop[1], "from near to far"
+    ramp = depth_image(np.linspace(1.0, 2.0, 10_000).reshape(100, 100))
+    none = suggest_cutoff(ramp.depth, depth_stats(ramp.depth, ramp.valid), invert=True)
+    assert none.cutoff is None and "from 2 to 1" in none.reason
