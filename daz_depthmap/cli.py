@@ -12,12 +12,32 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .exr import DepthReadError, read_depth
+from .exr import DepthReadError, NoDepthChannelError, read_depth
 from .histogram import advice_lines
 from .mapping import depth_stats
 from .output import output_paths, save_outputs
 from .params import DEFAULT_MAX_PIXELS, DepthParams, parse_cutoff
 from .pipeline import NoDepthError, render
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
 
 
 def _cutoff(text: str) -> object:
@@ -32,7 +52,7 @@ def add_max_pixels_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-pixels",
         "--max_pixels",
-        type=int,
+        type=_positive,
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse images larger than this (default {DEFAULT_MAX_PIXELS:,})",
     )
@@ -65,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--noise", action="store_true", help="fill the far plane with random grey levels")
     parser.add_argument("--mask", action="store_true", help="also write NAME.mask.png: far plane black, rest white")
-    parser.add_argument("--seed", type=int, default=None, help="seed for --noise (reproducible output)")
+    parser.add_argument("--seed", type=_seed, default=None, help="seed for --noise (reproducible output)")
     parser.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bits per pixel of the depth PNG")
     parser.add_argument("--invert", action="store_true", help="input grows toward the camera (disparity)")
     parser.add_argument("--channel", default=None, metavar="NAME", help="channel to read, e.g. Z, depth.Z, part/Z")
@@ -133,10 +153,18 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     paths = [Path(f) for f in args.files]
     failed = 0
     started = time.perf_counter()
+    claimed: dict[Path, Path] = {}  # output -> the input that writes it in this run
     for number, path in enumerate(paths, 1):
         prefix = f"[{number}/{len(paths)}] {path.name}" if len(paths) > 1 else path.name
+        depth_path = output_paths(path, args.out_dir)[0].resolve()
+        first = claimed.setdefault(depth_path, path.resolve())
         try:
+            if first != path.resolve():
+                raise DepthReadError(path, f"skipped: its outputs would overwrite those of {first} in this run")
             summary = process_file(path, params, args.out_dir, args.max_pixels, out, paths)
+        except NoDepthChannelError as exc:
+            failed += 1
+            print(f"{prefix}: error: {exc.problem} with --channel NAME", file=err)
         except DepthReadError as exc:
             failed += 1
             print(f"{prefix}: error: {exc.problem}", file=err)

@@ -37,7 +37,7 @@ class DepthParams:
     noise:
         Paint random grey levels into the far plane of the depth map (after the mask is taken).
     seed:
-        Seed for the noise; ``None`` draws a fresh one.
+        Seed for the noise (0 or more); ``None`` draws a fresh one.
     bits:
         8 or 16 bits per pixel in the depth PNG.
     invert:
@@ -63,6 +63,8 @@ class DepthParams:
             value = getattr(self, name)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, not {value}")
+        if self.seed is not None and not (0 <= self.seed < 2**63):
+            raise ValueError(f"the noise seed must be a whole number from 0 to 2**63-1, not {self.seed}")
         if isinstance(self.depth_cutoff, str) and self.depth_cutoff not in ("histo", "auto"):
             raise ValueError(f"depth_cutoff must be a number, 'histo' or 'auto', not {self.depth_cutoff!r}")
 

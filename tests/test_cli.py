@@ -323,7 +323,7 @@ def test_channel_option(tmp_path, exr_writer, exr_part, shared_exr_dir, png_read
 
     rgba = shared_exr_dir / "exrs_f32_rle_RGBA.exr"
     status, _, err = run(rgba, "--out_dir", tmp_path)
-    assert status == 1 and "choose one explicitly (--channel)" in err
+    assert status == 1 and "choose one explicitly with --channel NAME" in err
     status, out, err = run(rgba, "--out_dir", tmp_path, "--channel", "G")
     assert status == 0, err
     assert png_reader(tmp_path / "exrs_f32_rle_RGBA.depth.png").shape == (65, 109)
@@ -344,3 +344,46 @@ def test_compress_map_option(daz_exr, png_reader):
     order = np.argsort(depth[subject])
     assert np.all(np.diff(png[subject][order].astype(int)) <= 0), "nearer is never darker"
     assert len(np.unique(png[subject])) >= 250, "the subject's many distinct depths use nearly every level"
+
+
+def test_invert_with_auto_cuts_behind_the_subject_of_disparity(tmp_path, png_reader):
+    """Disparity (1000 / depth): the subject has large values; auto must clamp the small-value backdrop side."""
+    from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
+
+    depth = daz_like_depth(240, 192)
+    disparity = np.where(np.isfinite(depth), 1000.0 / depth, np.inf).astype(np.float32)
+    source = tmp_path / "disparity.exr"
+    write_depth_exr(source, disparity)
+    status, out, err = run(source, "--invert", "--depth_cutoff", "auto", "--mask")
+    assert status == 0, err
+    png = png_reader(tmp_path / "disparity.depth.png")
+    mask = png_reader(tmp_path / "disparity.mask.png")
+    subject = np.isfinite(depth) & (depth < 240)  # the legs thin out toward ~255: the edge is the suggestion's call
+    backdrop = np.isfinite(depth) & (depth > 590)
+    assert np.all(png[backdrop] == 0) and np.all(mask[backdrop] == 0), "the backdrop is the far plane"
+    assert np.all(mask[subject] == 255), "the whole subject stays in the map"
+    assert png[subject].max() == 255 and png[subject].min() > 0
+
+
+def test_negative_seed_and_pixel_limit_are_usage_errors(daz_exr, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(daz_exr), "--noise", "--seed", "-5"])
+    assert exit_info.value.code == 2
+    assert "--seed" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(daz_exr), "--max-pixels", "0"])
+    assert exit_info.value.code == 2
+    assert "--max-pixels" in capsys.readouterr().err
+
+
+def test_two_inputs_with_one_output_name_do_not_overwrite_each_other(tmp_path, daz_exr):
+    other = tmp_path / "other"
+    other.mkdir()
+    twin = other / daz_exr.name
+    twin.write_bytes(daz_exr.read_bytes())
+    out_dir = tmp_path / "out"
+    status, out, err = run(daz_exr, twin, "--out_dir", out_dir)
+    assert status == 1
+    assert "would overwrite" in err and str(daz_exr.resolve()) in err
+    assert (out_dir / "figure.depth.png").exists()
+    assert "1 of 2 files written" in out

@@ -180,3 +180,11 @@ def test_noise_fills_only_the_far_plane_reproducibly():
     np.testing.assert_array_equal(noisy, paint_noise(mapped, 255, seed=5))
     assert not np.array_equal(noisy, paint_noise(mapped, 255, seed=6))
     assert paint_noise(mapped.astype(np.uint16) * 257, 65535, seed=5)[far].max() > 255
+
+
+def test_a_negative_noise_seed_is_refused_by_name():
+    from daz_depthmap.params import DepthParams
+
+    with pytest.raises(ValueError, match="noise seed"):
+        DepthParams(noise=True, seed=-5)
+    assert DepthParams(noise=True, seed=0).seed == 0
