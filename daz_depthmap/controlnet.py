@@ -31,6 +31,7 @@ import gradio as gr
 import numpy as np
 
 from .context import TabHandles
+from .ui import js_listener
 
 log = logging.getLogger(__name__)
 
@@ -429,13 +430,13 @@ class SendBlock:
                 self._guarded(self.send_image),
                 inputs=[self.pending, self.plan, self.report],
                 outputs=[*image_outputs, self.pending, self.plan, self.status],
-                _js=_page_step("prepare", plan=1, report=2),
+                **js_listener(_page_step("prepare", plan=1, report=2)),
             )
             .then(
                 self._guarded(self.send_settings),
                 inputs=[self.pending, self.plan, self.model, self.follow_size, *self.sizes],
                 outputs=[*settings_outputs, *self.sizes, self.pending, self.plan, self.status],
-                _js=_page_step("settle", plan=1),
+                **js_listener(_page_step("settle", plan=1)),
             )
         )
 
@@ -507,7 +508,9 @@ class SendBlock:
         mask = self.generation.inpaint_mask()
         if pending.mask is not None and mask is not None:
             updates[mask] = pending.mask
-            pending.sent.append("mask → img2img › Inpaint upload")
+            pending.sent.append(
+                "mask → img2img › Inpaint upload (img2img now in Inpaint upload mode; add the image to inpaint there)"
+            )
         pending.image = np.empty((0, 0, 3), np.uint8)  # the page has it now; free the memory
         return {**updates, self.pending: pending, self.status: f"Sending `{pending.name}` to {unit.where}…"}
 
