@@ -180,11 +180,11 @@ class _Tab:
             )
             return {**out, **self.previews(ws)}
         params, payload = entry.params, entry.histogram_payload()
-        channels = list(entry.image.channels)
+        channels = list(entry.channels)
         out.update(
             {
                 self.info: _md(entry.message),
-                self.channel: gr.update(choices=channels, value=entry.image.channel, interactive=len(channels) > 1),
+                self.channel: gr.update(choices=channels, value=entry.channel, interactive=len(channels) > 1),
                 self.compress: params.compress_map,
                 self.mask: params.mask,
                 self.noise: params.noise,
@@ -211,14 +211,16 @@ class _Tab:
         ws = session if isinstance(session, Workspace) else self.new_workspace()
         result = ws.load(_upload_sources(files))
         message = f"Loaded {len(result.loaded)} file{'s' if len(result.loaded) != 1 else ''}." if result.loaded else ""
-        status = _problem(result.errors) if result.errors else _md(message)
+        problems = [*result.errors, *result.warnings]
+        status = _problem(problems) if problems else _md(message)
         return {**self.view(ws), self.upload: None, self.status: status}
 
     def on_page_load(self, session: Any, paths: Sequence[Path]) -> dict[Any, Any]:
-        """A page opened: show the session (empty, or with the files of the standalone app's command line)."""
+        """A page opened: show a new session with the files of the standalone app's command line."""
         ws = session if isinstance(session, Workspace) else self.new_workspace()
         result = ws.load(paths) if paths and not ws.files else None
-        return {**self.view(ws), self.status: _problem(result.errors) if result and result.errors else ""}
+        problems = [*result.errors, *result.warnings] if result else []
+        return {**self.view(ws), self.status: _problem(problems) if problems else ""}
 
     def on_select(self, session: Any, key: str) -> dict[Any, Any]:
         ws = _workspace(session)
@@ -233,15 +235,23 @@ class _Tab:
         return {**self.view(ws), self.status: _md(f"Removed {entry.key}.")}
 
     def on_channel(self, session: Any, channel: str) -> dict[Any, Any]:
+        """Read the file again with another channel; when that fails, the view shows the channel still in use."""
         ws = _workspace(session)
         if not channel:
             return {}
-        ws.set_channel(channel)
+        try:
+            ws.set_channel(channel)
+        except (ValueError, OSError, DepthReadError) as exc:
+            return {**self.view(ws), self.status: _problem([str(exc)])}
+        except MemoryError:
+            return {**self.view(ws), self.status: _problem(["not enough memory to read this channel"])}
         return {**self.view(ws), self.status: ""}
 
     def on_options(
         self, session: Any, compress: bool, mask: bool, noise: bool, seed: float | None, bits: str
     ) -> dict[Any, Any]:
+        """An option changed: new previews. The status line is left alone (it only changes on errors), so the
+        buttons below it stay where they are while this runs: a click on Save right after typing a seed lands."""
         ws = _workspace(session)
         ws.update(
             compress_map=bool(compress),
@@ -250,7 +260,7 @@ class _Tab:
             seed=None if seed is None else int(seed),
             bits=16 if bits == "16-bit" else 8,
         )
-        return {**self.previews(ws), self.status: ""}
+        return self.previews(ws)
 
     def on_invert(self, session: Any, invert: bool) -> dict[Any, Any]:
         ws = _workspace(session)
@@ -258,7 +268,11 @@ class _Tab:
         return {**self.view(ws), self.status: ""}
 
     def on_live(self, session: Any, request: str) -> dict[Any, Any]:
-        """A cutoff change from the browser: ``{"seq": n, "far": x, "near": y|null}``; answers with the seq."""
+        """A cutoff change from the browser: ``{"seq": n, "far": x, "near": y|null}``; answers with the seq.
+
+        The reply's ``far`` and ``near`` are the cutoffs in use: the ones sent, or after an ``error`` (a near
+        cutoff beyond the far one) the ones kept, which the page then shows again.
+        """
         started = time.perf_counter()
         try:
             data = json.loads(request or "{}")
@@ -289,6 +303,9 @@ class _Tab:
         except Exception as exc:  # never a traceback in the tab
             log.exception("daz_depthmap: live preview failed")
             reply["error"] = f"unexpected error ({type(exc).__name__}: {exc})"
+        entry = session.current if reply["error"] and isinstance(session, Workspace) else None
+        if entry is not None:
+            reply.update({"key": entry.key, "far": entry.far_value(), "near": entry.near_value()})
         reply["ms"] = round((time.perf_counter() - started) * 1000, 2)
         return {**out, self.live_done: json.dumps(reply)}
 
@@ -446,7 +463,7 @@ def build_tab(ctx: TabContext, initial_files: Sequence[str | Path] = (), theme: 
                             maximum=1,
                             value=1,
                             step=0.001,
-                            interactive=True,
+                            interactive=False,  # as the empty view has it (see build_tab's page-load event)
                             label="Far cutoff (depth clamped here: black)",
                             scale=4,
                             elem_id=f"{p}_cutoff",
@@ -455,7 +472,7 @@ def build_tab(ctx: TabContext, initial_files: Sequence[str | Path] = (), theme: 
                         c["near"] = gr.Number(
                             label="Near cutoff (white)",
                             value=None,
-                            interactive=True,
+                            interactive=False,
                             scale=1,
                             min_width=120,
                             elem_id=f"{p}_near",
@@ -501,14 +518,22 @@ def build_tab(ctx: TabContext, initial_files: Sequence[str | Path] = (), theme: 
         tab = _Tab(ctx, c)
         _wire(tab, p)
         paths = [Path(f) for f in initial_files]
-        blocks.load(tab.guard(lambda session: tab.on_page_load(session, paths)), [c["session"]], _view_outputs(tab))
+        if paths:
+            # Only with files to show: the components start as the empty view, and a page-load event answering
+            # after the upload of a file dropped at once would replace that upload's session with its own.
+            blocks.load(tab.guard(lambda session: tab.on_page_load(session, paths)), [c["session"]], _view_outputs(tab))
     return blocks
 
 
 def _view_outputs(tab: _Tab) -> list[Any]:
+    """The components :meth:`_Tab.view` sets, and the status line.
+
+    Not the upload box: gradio 3 drops a file's upload event when the box is the output of an event still pending
+    (a file dropped while another event runs was lost); only the upload event itself clears it.
+    """
     names = (
         "session files remove pick pick_far pick_near info channel compress mask noise seed bits invert cutoff near "
-        "histogram_data preview_depth preview_mask depth_file mask_file status upload"
+        "histogram_data preview_depth preview_mask depth_file mask_file status"
     )
     return [getattr(tab, name) for name in names.split()]
 
@@ -516,15 +541,17 @@ def _view_outputs(tab: _Tab) -> list[Any]:
 def _wire(tab: _Tab, p: str) -> None:
     view = _view_outputs(tab)
     previews = [tab.preview_depth, tab.preview_mask, tab.depth_file, tab.mask_file, tab.status]
-    tab.upload.upload(tab.guard(tab.on_upload), [tab.session, tab.upload], view)
+    tab.upload.upload(tab.guard(tab.on_upload), [tab.session, tab.upload], [*view, tab.upload])
     tab.files.input(tab.guard(tab.on_select), [tab.session, tab.files], view)
     tab.remove.click(tab.guard(tab.on_remove), [tab.session], view)
     tab.channel.input(tab.guard(tab.on_channel), [tab.session, tab.channel], view)
     options = [tab.session, tab.compress, tab.mask, tab.noise, tab.seed, tab.bits]
+    # no progress overlay: a pending status line would grow and push the buttons below it away from the pointer
+    quiet = {"show_progress": "hidden"}
     for component in (tab.compress, tab.mask, tab.noise, tab.bits):
-        component.input(tab.guard(tab.on_options), options, previews)
-    tab.seed.submit(tab.guard(tab.on_options), options, previews)
-    tab.seed.blur(tab.guard(tab.on_options), options, previews)
+        component.input(tab.guard(tab.on_options), options, previews, **quiet)
+    tab.seed.submit(tab.guard(tab.on_options), options, previews, **quiet)
+    tab.seed.blur(tab.guard(tab.on_options), options, previews, **quiet)
     tab.invert.input(tab.guard(tab.on_invert), [tab.session, tab.invert], view)
     tab.live_request.input(tab.on_live, [tab.session, tab.live_request], [*previews[:4], tab.live_done], queue=False)
     tab.live_done.change(None, [tab.live_done], None, **js_listener(f"(v) => dazDepthmap.live.done('{p}', v)"))

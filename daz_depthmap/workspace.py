@@ -2,8 +2,12 @@
 
 Plain Python and numpy, no gradio: the UI keeps one :class:`Workspace` per browser tab (in a ``gr.State``) and its
 handlers only call the methods here. Everything a slider move needs is prepared once per file at load time: the
-statistics, a fine histogram, the suggested cutoff and a preview-sized copy of the depth, so a preview update
-maps about half a million pixels instead of the full image. Full resolution is used only for outputs.
+statistics, a fine histogram, the suggested cutoffs and a preview-sized copy of the depth, so a preview update
+maps about half a million pixels instead of the full image.
+
+A loaded file keeps only that light data (a few MiB at 4096², against 83 MiB for the full depth and its mask): the
+WebUI's gradio keeps every session's state for as long as the server runs. Full resolution is read again from the
+file when an output needs it (Save, Process all, Send to ControlNet) and dropped afterwards.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .context import FullMaps
-from .exr import DepthImage, DepthReadError, read_depth
+from .exr import DepthImage, DepthReadError, NoDepthChannelError, read_depth
 from .histogram import Histogram, Suggestion, depth_histogram, suggest_cutoff
 from .mapping import DepthRanks, DepthStats, DepthWindow, depth_stats, depth_window, rank_depths, rank_index
 from .output import DEPTH_SUFFIX, MASK_SUFFIX, safe_stem, save_outputs
@@ -32,6 +36,8 @@ PREVIEW_SIDE = 768
 HISTOGRAM_BINS = 512
 #: The cutoff slider moves in about this many steps over the depth range.
 SLIDER_STEPS = 1000
+#: A file without a recognisable depth channel: at most this many of its channels are tried for valid depth.
+MAX_CHANNEL_TRIES = 8
 
 #: ``progress(done, total, name)``: called before each file of :meth:`Workspace.write_all` and once at the end.
 Progress = Callable[[int, int, str], None]
@@ -102,10 +108,11 @@ class PixelInfo:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """Keys of the files that loaded, and one message per file that did not."""
+    """Keys of the files that loaded, one message per file that did not, and warnings about loaded ones."""
 
     loaded: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -116,69 +123,131 @@ class WriteResult:
     errors: list[str] = field(default_factory=list)
 
 
+def distinct_ranks(depth: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> DepthRanks:
+    """The ranking ``compress_map`` uses, kept light: the full image's sorted distinct depths, and the rank of each
+    preview pixel (the pixels at ``rows`` x ``cols``) among them. The full-size rank index is not kept."""
+    return rank_index(rank_depths(depth, valid), depth[np.ix_(rows, cols)])  # the full-size index is dropped here
+
+
 # --------------------------------------------------------------------------------------------------------------
 # One loaded file
 
 
-class LoadedFile:
-    """One depth file with everything a preview update needs, computed at load time.
+class FileGoneError(DepthReadError):
+    """The file a loaded entry came from can no longer be read for a full-resolution output."""
 
-    ``params`` is the only part that changes (replaced whole, never mutated). The full-resolution ranks for
-    ``compress_map`` are computed on first use and kept.
+
+class LoadedFile:
+    """One depth file with everything a preview update needs, computed at load time; the full image is not kept.
+
+    ``params`` is the only part that changes (replaced whole, never mutated). What ``compress_map`` previews need
+    from the full-resolution ranking is computed on first use and kept (:func:`distinct_ranks`). Outputs read the
+    file again (:meth:`read_full`), with the channel in use and the same pixel limit.
     """
 
-    def __init__(self, key: str, source: Path, image: DepthImage, params: DepthParams, preview_side: int) -> None:
+    def __init__(
+        self,
+        key: str,
+        source: Path,
+        image: DepthImage,
+        params: DepthParams,
+        preview_side: int,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        uploaded: bool = False,
+    ) -> None:
         self.key = key
         self.source = source
-        self.image = image
+        self.uploaded = uploaded
+        self.max_pixels = max_pixels
+        self.name = image.name or source.name
+        self.channel = image.channel
+        self.channels = image.channels or (image.channel,)
+        self.notes = image.notes
+        self.height, self.width = image.height, image.width
         self.stats = depth_stats(image.depth, image.valid)
         if self.stats.empty:
             raise DepthReadError(
-                source if not image.name else Path(image.name),
+                Path(self.name),
                 f"no valid depth: all {self.stats.invalid_count} pixels are background (inf, NaN, <= 0 or >= 1e9)",
             )
         self.histogram: Histogram = depth_histogram(image.depth, self.stats, HISTOGRAM_BINS)
-        self.suggestion: Suggestion = suggest_cutoff(image.depth, self.stats)
+        #: the suggested far cutoff for depth (``False``) and for inverted input (``True``)
+        self.suggestions: dict[bool, Suggestion] = {
+            invert: suggest_cutoff(image.depth, self.stats, invert) for invert in (False, True)
+        }
         self.rows, self.cols = preview_indices(image.height, image.width, preview_side)
         self.preview_depth = image.depth[np.ix_(self.rows, self.cols)]
         self.preview_valid = image.valid[np.ix_(self.rows, self.cols)]
         self.step = slider_step(self.stats)
         self.params = params
-        self.stem = safe_stem(image.name or source.name)
-        self._ranks: DepthRanks | None = None
+        self.stem = safe_stem(self.name)
         self._preview_ranks: DepthRanks | None = None
         self._lock = threading.Lock()
 
     @property
-    def name(self) -> str:
-        return self.image.name or self.source.name
+    def suggestion(self) -> Suggestion:
+        """The suggested far cutoff for the current ``invert`` option."""
+        return self.suggestions[self.params.invert]
 
-    def ranks(self) -> DepthRanks:
-        """Full-resolution ranks of the distinct depths (``compress_map``), computed once."""
-        with self._lock:
-            if self._ranks is None:
-                self._ranks = rank_depths(self.image.depth, self.image.valid)
-            return self._ranks
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the file's arrays."""
+        arrays = [self.preview_depth, self.preview_valid, self.rows, self.cols, self.histogram.counts]
+        arrays.append(self.histogram.edges)
+        size = sum(int(a.nbytes) for a in arrays)
+        if self._preview_ranks is not None:
+            values = self._preview_ranks.values
+            size += int(self._preview_ranks.index.nbytes) + int(values.nbytes)
+        return size
+
+    def require_source(self) -> None:
+        """Raise :class:`FileGoneError` (naming the file) when the file it was loaded from is gone."""
+        if not self.source.is_file():
+            problem = (
+                "the uploaded file is no longer available; upload it again"
+                if self.uploaded
+                else f"the file is no longer available at {self.source}; load it again"
+            )
+            raise FileGoneError(Path(self.name), problem)
+
+    def read_full(self) -> DepthImage:
+        """The full-resolution depth, read again from the file (same channel and pixel limit).
+
+        Raises
+        ------
+        DepthReadError
+            Naming the file: it is gone (:class:`FileGoneError`), can no longer be read, or changed since it was
+            loaded.
+        """
+        self.require_source()
+        try:
+            image = read_depth(self.source, self.channel, self.max_pixels)
+        except DepthReadError as exc:
+            raise DepthReadError(Path(self.name), exc.problem) from None
+        stats = depth_stats(image.depth, image.valid) if image.depth.shape == (self.height, self.width) else None
+        if stats != self.stats:
+            raise DepthReadError(Path(self.name), "the file changed since it was loaded; load it again")
+        return DepthImage(image.depth, image.valid, image.channel, image.channels, self.name, image.notes)
 
     def preview_ranks(self) -> DepthRanks:
-        """The full-resolution ranking looked up at the preview pixels, computed once."""
-        ranks = self.ranks()
+        """The full-resolution ranking as the preview needs it (the file is read again once, on first use)."""
         with self._lock:
             if self._preview_ranks is None:
-                self._preview_ranks = rank_index(ranks, self.preview_depth)
+                image = self.read_full()
+                self._preview_ranks = distinct_ranks(image.depth, image.valid, self.rows, self.cols)
             return self._preview_ranks
 
     @property
     def message(self) -> str:
         """What a user wants to know about the file: size, channel, depth range, background, reader notes."""
-        stats, image = self.stats, self.image
-        share = stats.invalid_count / max(image.depth.size, 1) * 100
+        stats = self.stats
+        share = stats.invalid_count / max(self.width * self.height, 1) * 100
         lines = [
-            f"{image.width} × {image.height} px · channel {image.channel} · depth "
+            f"{self.width} × {self.height} px · channel {self.channel} · depth "
             f"{format_depth(stats.nearest)} – {format_depth(stats.farthest)} · "
             f"{stats.invalid_count:,} background px ({share:.2g} %)",
         ]
-        notes = [n for n in image.notes if not n.startswith(f"channel {image.channel}")]
+        notes = [n for n in self.notes if not n.startswith(f"channel {self.channel}")]
         lines.extend(notes)
         lines.append(f"Suggested cutoff: {self.suggestion.reason}")
         return "\n".join(lines)
@@ -223,19 +292,19 @@ class LoadedFile:
         )
 
     def full_maps(self) -> FullMaps:
-        """The full-resolution depth map and mask with the current options."""
+        """The full-resolution depth map and mask with the current options (the file is read again)."""
         params = self.params.with_(mask=True)
-        ranks = self.ranks() if params.compress_map else None
-        result = render(self.image, params, self.stats, ranks)
+        result = render(self.read_full(), params, self.stats)
         assert result.mask is not None
         return FullMaps(self.stem, result.depth, result.mask, self.params)
 
     def pixel(self, x: int, y: int) -> PixelInfo:
-        """The depth under preview pixel ``(x, y)`` (clamped into the preview)."""
-        col = int(self.cols[min(max(int(x), 0), len(self.cols) - 1)])
-        row = int(self.rows[min(max(int(y), 0), len(self.rows) - 1)])
-        valid = bool(self.image.valid[row, col])
-        return PixelInfo(col, row, float(self.image.depth[row, col]) if valid else None)
+        """The depth under preview pixel ``(x, y)`` (clamped into the preview): a full-resolution pixel."""
+        column = min(max(int(x), 0), len(self.cols) - 1)
+        row = min(max(int(y), 0), len(self.rows) - 1)
+        valid = bool(self.preview_valid[row, column])
+        depth = float(self.preview_depth[row, column]) if valid else None
+        return PixelInfo(int(self.cols[column]), int(self.rows[row]), depth)
 
     def histogram_payload(self) -> dict[str, Any]:
         """What the browser needs to draw the histogram and place the cutoffs (JSON-ready)."""
@@ -340,8 +409,9 @@ class Workspace:
             entry.stem = f"{stem}-{number}"
             number += 1
 
-    def _initial_params(self, stats: DepthStats, suggestion: Suggestion, channel: str | None) -> DepthParams:
+    def _initial_params(self, entry: LoadedFile, channel: str | None) -> DepthParams:
         defaults = self.defaults
+        stats, suggestion = entry.stats, entry.suggestions[defaults.invert]
         cutoff: float | None
         if isinstance(defaults.depth_cutoff, (int, float)):
             cutoff = float(defaults.depth_cutoff)
@@ -372,17 +442,23 @@ class Workspace:
         """Load files in order; a file that fails gives a message and the others still load.
 
         ``sources`` are paths or ``(path, shown name)`` pairs (an upload's temporary path and its original name).
-        The first file loaded becomes the current one.
+        The first file loaded becomes the current one. A file without a recognisable depth channel is shown on
+        its R channel (or its first one) with a warning, so the user can choose another.
         """
         result = LoadResult()
         for source in sources:
+            uploaded = isinstance(source, tuple)
             path, name = (Path(source[0]), source[1]) if isinstance(source, tuple) else (Path(source), "")
             name = name or path.name
             try:
                 if not name.lower().endswith(".exr"):
                     raise DepthReadError(Path(name), "not an .exr file (only OpenEXR depth files can be loaded)")
-                image = self._read(path, name, self.defaults.channel)
-                entry = self._make_entry(self._unique_key(name), path, image)
+                try:
+                    image = self._read(path, name, self.defaults.channel)
+                    entry = self._make_entry(self._unique_key(name), path, image, uploaded)
+                except NoDepthChannelError as exc:
+                    entry = self._load_any_channel(self._unique_key(name), path, name, uploaded, exc)
+                    result.warnings.append(f"{name}: {entry.notes[0]}")
             except DepthReadError as exc:
                 result.errors.append(str(exc).replace(str(path), name))
                 continue
@@ -401,10 +477,31 @@ class Workspace:
             result.loaded.append(entry.key)
         return result
 
-    def _make_entry(self, key: str, path: Path, image: DepthImage) -> LoadedFile:
-        entry = LoadedFile(key, path, image, DepthParams(), self.preview_side)
-        entry.params = self._initial_params(entry.stats, entry.suggestion, self.defaults.channel)
+    def _make_entry(self, key: str, path: Path, image: DepthImage, uploaded: bool) -> LoadedFile:
+        entry = LoadedFile(key, path, image, DepthParams(), self.preview_side, self.max_pixels, uploaded)
+        entry.params = self._initial_params(entry, self.defaults.channel)
         return entry
+
+    def _load_any_channel(
+        self, key: str, path: Path, name: str, uploaded: bool, problem: NoDepthChannelError
+    ) -> LoadedFile:
+        """The file on the first of its channels that holds valid depth, R first; a note says so."""
+        red = [c for c in problem.channels if c == "R" or c.endswith((".R", "/R"))]
+        for channel in [*red, *(c for c in problem.channels if c not in red)][:MAX_CHANNEL_TRIES]:
+            try:
+                image = self._read(path, name, channel)
+            except DepthReadError:
+                continue
+            warning = (
+                f"no depth channel recognised; showing {image.channel} — pick the depth channel in the Channel menu"
+            )
+            notes = (warning, *image.notes)
+            image = DepthImage(image.depth, image.valid, image.channel, image.channels, image.name, notes)
+            try:
+                return self._make_entry(key, path, image, uploaded)
+            except DepthReadError:
+                continue  # no valid depth in this channel: try the next
+        raise problem
 
     def select(self, key: str) -> LoadedFile:
         """Show another loaded file."""
@@ -426,11 +523,12 @@ class Workspace:
     def set_channel(self, channel: str) -> LoadedFile:
         """Read the current file again with another channel; its options are kept, cutoffs start afresh."""
         entry = self.require_current()
-        if channel == entry.image.channel:
+        if channel == entry.channel:
             return entry
+        entry.require_source()
         image = self._read(entry.source, entry.name, channel)
-        fresh = self._make_entry(entry.key, entry.source, image)
-        fresh.params = self._initial_params(fresh.stats, fresh.suggestion, image.channel).with_(
+        fresh = self._make_entry(entry.key, entry.source, image, entry.uploaded)
+        fresh.params = self._initial_params(fresh, image.channel).with_(
             compress_map=entry.params.compress_map,
             mask=entry.params.mask,
             noise=entry.params.noise,
@@ -520,6 +618,8 @@ class Workspace:
                 progress(number, len(files), entry.name)
             try:
                 result.written.extend(self.write(entry, out_dir))
+            except DepthReadError as exc:  # its message names the file
+                result.errors.append(str(exc))
             except (ValueError, OSError) as exc:
                 result.errors.append(f"{entry.name}: {exc}")
             except MemoryError:

@@ -99,18 +99,14 @@
         if (p.empty) {
             p.empty.hidden = hasData;
         }
-        // the suggestion looks for the gap in front of a far backdrop: it means nothing for inverted input
-        const suggested = hasData && !data.invert && data.suggestion !== null && data.suggestion !== undefined;
+        // the suggestion for the current direction (inverted input: the subject's far edge on the small-value side)
+        const suggested = hasData && data.suggestion !== null && data.suggestion !== undefined;
         if (p.suggest) {
             p.suggest.disabled = !suggested;
             p.suggest.textContent = suggested
                 ? "Use suggestion (" + ns.formatDepth(data.suggestion) + ")"
                 : "No suggestion";
-            if (!hasData) {
-                p.suggest.title = "";
-            } else {
-                p.suggest.title = data.invert ? "not available for inverted input" : data.suggestion_reason || "";
-            }
+            p.suggest.title = hasData ? data.suggestion_reason || "" : "";
         }
         const ratio = window.devicePixelRatio || 1;
         const cssW = p.canvas.clientWidth;
@@ -453,7 +449,7 @@
         }
         if (p.suggest) {
             p.suggest.addEventListener("click", function () {
-                if (s.data && !s.data.invert && s.data.suggestion !== null && s.data.suggestion !== undefined) {
+                if (s.data && s.data.suggestion !== null && s.data.suggestion !== undefined) {
                     ns.live.setFar(prefix, s.data.suggestion);
                 }
             });

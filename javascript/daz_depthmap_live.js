@@ -29,6 +29,8 @@
                 latencies: [],
                 watchdog: null,
                 lastReply: null,
+                sentValues: {}, // seq -> the cutoffs that request carried
+                restoring: false, // true while we write the cutoffs in use back into the inputs
             };
         }
         return state.live;
@@ -55,6 +57,8 @@
         s.inFlight = s.seq;
         const now = performance.now();
         s.sentAt[s.seq] = { changed: s.changedAt !== null ? s.changedAt : now, sent: now };
+        s.sentValues = {};
+        s.sentValues[s.seq] = cutoffs;
         s.changedAt = null;
         ns.setInputValue(box, JSON.stringify({ seq: s.seq, far: cutoffs.far, near: cutoffs.near }));
         clearTimeout(s.watchdog);
@@ -106,6 +110,11 @@
             }
         }
         s.lastReply = reply;
+        const sent = s.sentValues[reply.seq];
+        delete s.sentValues[reply.seq];
+        if (reply.error && reply.far !== undefined && sent && !s.pending) {
+            restore(prefix, sent, reply);
+        }
         // any answer frees the path: at most one request is on its way, or a resend that gradio dropped
         s.inFlight = 0;
         clearTimeout(s.watchdog);
@@ -118,6 +127,38 @@
         }, 0);
         return [];
     };
+
+    function sameValue(a, b) {
+        return a === b || (a !== null && b !== null && Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a)));
+    }
+
+    /**
+     * The server refused the cutoffs of a request (a near cutoff beyond the far one) and kept the previous ones:
+     * show those again, so what the inputs say is what Save writes. Only when the inputs still hold the refused
+     * values (a drag that moved on will send newer ones anyway); writing them back sends no new request.
+     */
+    function restore(prefix, sent, reply) {
+        const root = ns.root(prefix);
+        if (!root) {
+            return;
+        }
+        const shown = ns.cutoffs(root);
+        if (!sameValue(shown.far, sent.far) || !sameValue(shown.near, sent.near)) {
+            return;
+        }
+        const s = liveState(prefix);
+        s.restoring = true;
+        try {
+            if (!sameValue(shown.far, reply.far)) {
+                live.setFar(prefix, reply.far);
+            }
+            if (!sameValue(shown.near, reply.near === undefined ? null : reply.near)) {
+                live.setNear(prefix, reply.near);
+            }
+        } finally {
+            s.restoring = false;
+        }
+    }
 
     /** Set the far cutoff (from the histogram, a picked pixel or the suggestion) as if typed in its box. */
     live.setFar = function (prefix, value) {
@@ -167,7 +208,8 @@
         const prefix = root.id;
         root.addEventListener("input", function (event) {
             const target = event.target;
-            if (target && target.closest && target.closest(".dazdm-cutoff, .dazdm-near")) {
+            const cutoff = target && target.closest && target.closest(".dazdm-cutoff, .dazdm-near");
+            if (cutoff && !liveState(prefix).restoring) {
                 live.changed(prefix);
             }
         });

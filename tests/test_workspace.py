@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from daz_depthmap.exr import read_depth
+from daz_depthmap.exr import DepthReadError, depth_image, read_depth
+from daz_depthmap.histogram import suggest_cutoff
 from daz_depthmap.params import DepthParams
+from daz_depthmap.pipeline import render
 from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
-from daz_depthmap.workspace import PREVIEW_SIDE, Workspace, preview_indices, slider_step
+from daz_depthmap.workspace import (
+    PREVIEW_SIDE,
+    Workspace,
+    distinct_ranks,
+    preview_indices,
+    slider_step,
+)
 
 F32 = "synthetic_daz_Y_f32_zip_1200.exr"
 HALF = "synthetic_daz_Y_half_zip_1200.exr"
@@ -71,7 +80,7 @@ def test_uploads_keep_their_original_names_and_duplicates_get_distinct_keys_and_
     result = ws.load([(shared_exr_dir / F32, "scene.exr"), (shared_exr_dir / HALF, "scene.exr")])
     assert result.loaded == ["scene.exr", "scene.exr (2)"]
     assert [f.stem for f in ws.files] == ["scene", "scene-2"]
-    assert ws.get("scene.exr").image.name == "scene.exr"
+    assert ws.get("scene.exr").name == "scene.exr"
 
 
 def test_load_message_tells_size_channel_range_and_background(loaded: Workspace):
@@ -147,18 +156,85 @@ def test_moving_the_far_cutoff_nearer_darkens_the_subject_and_blacks_out_what_li
 def test_compress_map_ranks_are_computed_once_and_only_when_needed(loaded: Workspace):
     entry = loaded.current
     entry.render_preview()
-    assert entry._ranks is None
+    assert entry._preview_ranks is None
     loaded.update(compress_map=True)
     entry.render_preview()
-    ranks = entry.ranks()
+    ranks = entry.preview_ranks()
     entry.render_preview()
-    assert entry.ranks() is ranks and entry.preview_ranks() is entry.preview_ranks()
+    assert entry.preview_ranks() is ranks
+
+
+def test_a_loaded_file_keeps_only_preview_sized_data(tmp_path: Path):
+    path = tmp_path / "big.exr"
+    write_depth_exr(path, daz_like_depth(2048, 2048))
+    ws = Workspace(DepthParams(depth_cutoff="auto"))
+    ws.load([path])
+    entry = ws.current
+    full = 2048 * 2048 * 5  # float32 depth + bool mask
+    assert not any(isinstance(v, np.ndarray) and v.size >= 2048 * 2048 for v in vars(entry).values())
+    assert entry.nbytes < full / 6
+    ws.update(compress_map=True)
+    entry.render_preview()
+    # the distinct depths and the preview pixels' ranks, not 4.2 M full-resolution ranks (16 MiB)
+    assert entry.nbytes < full / 2
+
+
+@pytest.mark.parametrize("side", [1200, 257])
+def test_preview_ranks_are_the_full_images_ranks_at_the_preview_pixels(side: int):
+    image = depth_image(daz_like_depth(side, side))
+    depth, valid = image.depth, image.valid
+    rows, cols = preview_indices(side, side, 300)
+    ranks = distinct_ranks(depth, valid, rows, cols)
+    values = np.unique(depth[valid])
+    np.testing.assert_array_equal(ranks.values, values)
+    assert ranks.index.shape == (len(rows), len(cols)), "only the preview pixels' ranks are kept"
+    preview_valid = valid[np.ix_(rows, cols)]
+    expected = np.searchsorted(values, depth[np.ix_(rows, cols)])
+    assert np.array_equal(ranks.index[preview_valid], expected[preview_valid])
+
+
+def test_full_resolution_outputs_read_the_file_again_and_say_when_it_is_gone(shared_exr_dir: Path, tmp_path: Path):
+    upload = tmp_path / "upload" / "scene.exr"
+    upload.parent.mkdir()
+    upload.write_bytes((shared_exr_dir / F32).read_bytes())
+    command_line = tmp_path / "cli.exr"
+    command_line.write_bytes(upload.read_bytes())
+    ws = Workspace(DepthParams(depth_cutoff=250.0))
+    ws.load([(upload, "scene.exr"), command_line])
+    before = ws.full_maps().depth
+    assert before.shape == (1200, 1200)
+    upload.unlink()
+    message = "scene.exr: the uploaded file is no longer available; upload it again"
+    with pytest.raises(DepthReadError, match=re.escape(message)):
+        ws.full_maps()
+    with pytest.raises(DepthReadError, match=re.escape(message)):
+        ws.set_channel("Z")
+    assert ws.preview().depth.shape == (PREVIEW_SIDE, PREVIEW_SIDE)  # the preview still works
+    write_depth_exr(command_line, daz_like_depth(64, 64))  # replaced by another render
+    result = ws.write_all(tmp_path / "out")
+    assert result.written == []
+    assert result.errors == [message, "cli.exr: the file changed since it was loaded; load it again"]
 
 
 def test_invert_makes_the_largest_values_white(loaded: Workspace):
     entry = loaded.update(invert=True, depth_cutoff=None, near_cutoff=None)
     preview = entry.render_preview()
     assert np.median(preview.depth[:20, :20]) > 240  # the backdrop is the largest value: white when inverted
+
+
+def test_inverted_input_gets_its_own_suggested_cutoff(shared_exr_dir: Path):
+    truth = read_depth(shared_exr_dir / F32)
+    ws = Workspace(DepthParams(depth_cutoff="auto", invert=True))
+    ws.load([shared_exr_dir / F32])
+    entry = ws.current
+    expected = suggest_cutoff(truth.depth, entry.stats, invert=True)
+    assert expected.cutoff is not None and entry.suggestion == expected
+    assert entry.params.depth_cutoff == pytest.approx(expected.cutoff, abs=entry.step / 10)  # starts there
+    assert entry.histogram_payload()["suggestion"] == pytest.approx(expected.cutoff, abs=entry.step / 10)
+    assert entry.suggestion.reason in entry.message
+    plain = ws.update(invert=False, depth_cutoff=None)
+    payload = plain.histogram_payload()
+    assert payload["suggestion"] == pytest.approx(suggest_cutoff(truth.depth, entry.stats).cutoff, abs=entry.step / 10)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -200,15 +276,31 @@ def test_choosing_another_channel_reads_the_file_again(shared_exr_dir: Path):
     ws = Workspace()
     ws.load([shared_exr_dir / "oei_Beachball_singlepart_0001.exr"])
     entry = ws.current
-    assert entry.image.channel == "Z" and "left.Z" in entry.image.channels
+    assert entry.channel == "Z" and "left.Z" in entry.channels
     ws.update(mask=True, bits=16)
     other = ws.set_channel("left.Z")
-    assert other.image.channel == "left.Z" and ws.current is other
+    assert other.channel == "left.Z" and ws.current is other
     assert other.params.mask and other.params.bits == 16
-    assert not np.array_equal(other.image.depth, entry.image.depth)
+    assert not np.array_equal(other.preview_depth, entry.preview_depth)
+    assert other.full_maps().depth.shape == (1556, 2048)
     with pytest.raises(Exception, match="no channel named"):
         ws.set_channel("nope")
     assert ws.current is other
+
+
+def test_a_file_without_a_recognisable_depth_channel_is_shown_on_r_with_a_warning(shared_exr_dir: Path):
+    name = "exrs_f32_rle_RGBA.exr"
+    ws = Workspace()
+    result = ws.load([shared_exr_dir / name])
+    assert result.loaded == [name] and not result.errors
+    hint = "no depth channel recognised; showing R — pick the depth channel in the Channel menu"
+    assert result.warnings == [f"{name}: {hint}"]
+    entry = ws.current
+    assert entry.channel == "R" and set(entry.channels) == {"R", "G", "B", "A"} and hint in entry.message
+    truth = read_depth(shared_exr_dir / name, "R")
+    assert np.array_equal(entry.full_maps().depth, render(truth, entry.params).depth)  # the outputs use R too
+    other = ws.set_channel("G")
+    assert other.channel == "G" and hint not in other.message
 
 
 def test_remove_forgets_the_file_and_shows_the_next(shared_exr_dir: Path):
@@ -227,7 +319,7 @@ def test_remove_forgets_the_file_and_shows_the_next(shared_exr_dir: Path):
 def test_pick_reads_the_full_resolution_depth_under_a_preview_pixel(loaded: Workspace, shared_exr_dir: Path):
     truth = read_depth(shared_exr_dir / F32)
     info = loaded.pick(384, 384)
-    assert (info.x, info.y) == (600, 600)
+    assert (info.x, info.y) == (600, 600) and loaded.current.rows[384] == 600
     assert info.depth == pytest.approx(float(truth.depth[600, 600]))
     assert loaded.picked == info
     assert loaded.pick(-5, 10_000).x == 0  # clamped into the image
@@ -302,12 +394,11 @@ def test_write_all_reports_progress_and_keeps_going_after_a_failure(shared_exr_d
 
 
 def test_outputs_never_overwrite_a_loaded_input(shared_exr_dir: Path, tmp_path: Path):
-    ws = Workspace()
-    ws.load([(shared_exr_dir / F32, "scene.exr")])
-    # inputs end in .exr and outputs in .png, so only a contrived source can sit where an output goes
+    # inputs end in .exr and outputs in .png, so only a contrived upload can sit where an output goes
     clash = tmp_path / "scene.depth.png"
-    clash.write_bytes(b"original")
-    ws.current.source = clash
+    clash.write_bytes((shared_exr_dir / F32).read_bytes())
+    ws = Workspace()
+    ws.load([(clash, "scene.exr")])
     with pytest.raises(OSError, match="refusing to overwrite"):
         ws.write_current(tmp_path)
-    assert clash.read_bytes() == b"original"
+    assert clash.read_bytes() == (shared_exr_dir / F32).read_bytes()

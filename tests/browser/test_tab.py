@@ -271,6 +271,50 @@ def test_mask_toggle_shows_the_mask_and_the_download_is_full_resolution(page, ap
     page.wait_for_selector(MASK_PREVIEW, state="hidden")
 
 
+def saved_png(page, app, png_reader, click) -> np.ndarray:
+    """Remove the current file's depth PNG, ``click()`` (which should save it), and decode the new one."""
+    target = app.out_dir / f"{FILE.removesuffix('.exr')}.depth.png"
+    target.unlink(missing_ok=True)
+    click()
+    for _ in range(150):  # up to 15 s: a save takes well under a second
+        if target.is_file():
+            break
+        page.wait_for_timeout(100)
+    assert target.is_file(), "the click on Save was lost: no PNG written"
+    return png_reader(target)
+
+
+def test_a_click_on_save_right_after_typing_a_seed_is_not_lost(page, app, png_reader, artifacts: Path):
+    page.fill(f"#{P}_seed input", "4242")
+    # a hand's click: the press blurs the seed box (which sends the options), the release comes 150 ms later
+    png = saved_png(page, app, png_reader, lambda: page.click(f"#{P}_save", delay=150))
+    assert png.shape == (1200, 1200)
+    page.wait_for_function("(sel) => document.querySelector(sel).innerText.includes('Wrote')", arg=f"#{P}_status")
+    page.screenshot(path=str(artifacts / "tab_seed_then_save.png"))
+
+
+def test_a_rejected_near_cutoff_is_replaced_by_the_one_in_use(page, app, truth, png_reader):
+    depth, valid = truth
+    near_box = f"#{P}_near input"
+    page.fill(near_box, "200")
+    assert wait_preview_settled(page)["near"] == pytest.approx(200)
+    far = cutoff(page)
+    page.fill(near_box, "400")  # beyond the far cutoff: refused
+    page.wait_for_function(
+        "(sel) => document.querySelector(sel).textContent.includes('near cutoff')", arg=f"#{P} .dazdm-histo-caption"
+    )
+    assert "⚠" in page.inner_text(f"#{P} .dazdm-histo-caption")
+    page.wait_for_function("(sel) => document.querySelector(sel).value === '200'", arg=near_box, timeout=5_000)
+    assert cutoff(page) == pytest.approx(far)
+    # what the inputs show is what Save writes: near cutoff 200 (white up to 200, greys behind)
+    png = saved_png(page, app, png_reader, lambda: page.click(f"#{P}_save"))
+    assert np.all(png[valid & (depth <= 199.5)] == 255)
+    between = valid & (depth > 205) & (depth < far - 5)
+    assert between.any() and png[between].max() < 255 and png[between].min() > 0
+    page.fill(near_box, "")
+    assert wait_preview_settled(page)["near"] < 171
+
+
 def test_damaged_file_shows_a_message_and_the_loaded_file_stays_usable(page, app, tmp_path: Path, artifacts: Path):
     import cv2
 
