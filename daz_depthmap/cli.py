@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -20,24 +20,19 @@ from .params import DEFAULT_MAX_PIXELS, DepthParams, parse_cutoff
 from .pipeline import NoDepthError, render
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number no smaller than ``minimum``."""
 
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {value}")
+        return value
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
+    return whole_number
 
 
 def _cutoff(text: str) -> object:
@@ -52,7 +47,7 @@ def add_max_pixels_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-pixels",
         "--max_pixels",
-        type=_positive,
+        type=_at_least(1),
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse images larger than this (default {DEFAULT_MAX_PIXELS:,})",
     )
@@ -85,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--noise", action="store_true", help="fill the far plane with random grey levels")
     parser.add_argument("--mask", action="store_true", help="also write NAME.mask.png: far plane black, rest white")
-    parser.add_argument("--seed", type=_seed, default=None, help="seed for --noise (reproducible output)")
+    parser.add_argument("--seed", type=_at_least(0), default=None, help="seed for --noise (reproducible output)")
     parser.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bits per pixel of the depth PNG")
     parser.add_argument("--invert", action="store_true", help="input grows toward the camera (disparity)")
     parser.add_argument("--channel", default=None, metavar="NAME", help="channel to read, e.g. Z, depth.Z, part/Z")
