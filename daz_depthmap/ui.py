@@ -33,6 +33,17 @@ _GRADIO_MAJOR = int(gr.__version__.split(".")[0])
 
 BITS_CHOICES = ("8-bit", "16-bit")
 PICK_HINT = "Click the preview to read the depth under the cursor."
+#: The option checkboxes, two per row: (component key, DepthParams field, label, hint).
+CHECKBOX_ROWS = (
+    (
+        ("compress", "compress_map", "Compress map", "Spread distinct depths evenly"),
+        ("mask", "mask", "Mask", "Also write a mask PNG"),
+    ),
+    (
+        ("invert", "invert", "Invert", "Input grows toward camera"),
+        ("noise", "noise", "Noise", "Random greys in the far plane"),
+    ),
+)
 #: Height of the preview images on the page, in CSS pixels.
 PREVIEW_HEIGHT = 520
 
@@ -408,32 +419,15 @@ def build_tab(ctx: TabContext, initial_files: Sequence[str | Path] = (), theme: 
                                 scale=1,
                                 elem_id=f"{p}_bits",
                             )
-                        with gr.Row(elem_classes=["dazdm-checks"]):
-                            c["compress"] = gr.Checkbox(
-                                label="Compress map",
-                                value=ctx.defaults.compress_map,
-                                info="Spread distinct depths evenly",
-                                elem_id=f"{p}_compress",
-                            )
-                            c["mask"] = gr.Checkbox(
-                                label="Mask",
-                                value=ctx.defaults.mask,
-                                info="Also write a mask PNG",
-                                elem_id=f"{p}_mask",
-                            )
-                        with gr.Row(elem_classes=["dazdm-checks"]):
-                            c["invert"] = gr.Checkbox(
-                                label="Invert",
-                                value=ctx.defaults.invert,
-                                info="Input grows toward camera",
-                                elem_id=f"{p}_invert",
-                            )
-                            c["noise"] = gr.Checkbox(
-                                label="Noise",
-                                value=ctx.defaults.noise,
-                                info="Random greys in the far plane",
-                                elem_id=f"{p}_noise",
-                            )
+                        for row in CHECKBOX_ROWS:
+                            with gr.Row(elem_classes=["dazdm-checks"]):
+                                for key, field, label, info in row:
+                                    c[key] = gr.Checkbox(
+                                        label=label,
+                                        value=getattr(ctx.defaults, field),
+                                        info=info,
+                                        elem_id=f"{p}_{key}",
+                                    )
                         c["seed"] = gr.Number(
                             label="Noise seed (empty: new noise every time)",
                             value=ctx.defaults.seed,
