@@ -418,7 +418,7 @@ class Workspace:
         elif defaults.depth_cutoff == "histo":
             cutoff = None
         elif suggestion.cutoff is not None:  # rounded as the slider shows it, so preview and slider agree
-            cutoff = round_to_step(suggestion.cutoff, slider_step(stats) / 10)
+            cutoff = round_to_step(suggestion.cutoff, entry.step / 10)
         else:
             cutoff = None
         seed = defaults.seed if defaults.seed is not None else int(self._rng.integers(0, 2**31 - 1))
