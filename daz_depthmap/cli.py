@@ -1,6 +1,8 @@
 """Command line, compatible with the original ``format_depthmap.py``.
 
 python -m daz_depthmap [--depth_cutoff N|histo|auto] [--compress_map] [--noise] [--mask] FILE.exr [FILE.exr ...]
+
+The options' flags, help texts and bounds come from :data:`daz_depthmap.params.OPTIONS`.
 """
 
 from __future__ import annotations
@@ -10,26 +12,29 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from .exr import DepthReadError, NoDepthChannelError, read_depth
 from .histogram import advice_lines
 from .mapping import depth_stats
-from .output import output_paths, save_outputs
-from .params import DEFAULT_MAX_PIXELS, DepthParams, parse_cutoff
+from .naming import StemClaims, output_paths, stem_of
+from .output import save_outputs
+from .params import MAX_PIXELS, OPTIONS, DepthParams, Option, parse_cutoff
 from .pipeline import NoDepthError, render
 
 
-def _at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number no smaller than ``minimum``."""
+def _bounded(option: Option) -> Callable[[str], int]:
+    """An argparse type: a whole number within the option's bounds."""
 
     def whole_number(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {value}")
+        if option.minimum is not None and value < option.minimum:
+            raise argparse.ArgumentTypeError(f"expected {option.minimum} or more, got {value}")
+        if option.maximum is not None and value > option.maximum:
+            raise argparse.ArgumentTypeError(f"expected {option.maximum} or less, got {value}")
         return value
 
     return whole_number
@@ -42,15 +47,30 @@ def _cutoff(text: str) -> object:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_option(parser: argparse.ArgumentParser, option: Option) -> None:
+    """Add one described option to a parser (its flags, help, type and bounds)."""
+    kwargs: dict[str, Any] = {"help": option.help, "dest": option.name}
+    if option.kind == "bool":
+        kwargs["action"] = "store_true"
+    else:
+        kwargs["default"] = option.default
+        kwargs["metavar"] = option.metavar
+        if option.kind == "cutoff":
+            kwargs["type"] = _cutoff
+        elif option.kind == "int":
+            kwargs["type"] = _bounded(option)
+        elif option.kind == "float":
+            kwargs["type"] = float
+        elif option.kind == "choice":
+            kwargs["type"] = type(option.choices[0])
+            kwargs["choices"] = option.choices
+            kwargs.pop("metavar")
+    parser.add_argument(*option.flags, **kwargs)
+
+
 def add_max_pixels_argument(parser: argparse.ArgumentParser) -> None:
     """``--max-pixels``: the size limit checked from the header, shared by the command line and the app."""
-    parser.add_argument(
-        "--max-pixels",
-        "--max_pixels",
-        type=_at_least(1),
-        default=DEFAULT_MAX_PIXELS,
-        help=f"refuse images larger than this (default {DEFAULT_MAX_PIXELS:,})",
-    )
+    add_option(parser, MAX_PIXELS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,42 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
         "near is white, far is black. Writes NAME.depth.png (and NAME.mask.png) next to each input.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE.exr", help="one or more .exr files")
-    parser.add_argument(
-        "--depth_cutoff",
-        "--depth-cutoff",
-        type=_cutoff,
-        default=None,
-        metavar="N|histo|auto",
-        help="clamp depth at N before normalising; 'histo' prints 20-bucket advice and leaves the map unchanged; "
-        "'auto' uses the suggested cutoff (the subject's far edge in front of the backdrop)",
-    )
-    parser.add_argument(
-        "--near_cutoff", "--near-cutoff", type=float, default=None, metavar="N", help="clamp nearer depth to N"
-    )
-    parser.add_argument(
-        "--compress_map",
-        "--compress-map",
-        action="store_true",
-        help="spread the distinct depth values evenly over the levels, removing empty depth ranges",
-    )
-    parser.add_argument("--noise", action="store_true", help="fill the far plane with random grey levels")
-    parser.add_argument("--mask", action="store_true", help="also write NAME.mask.png: far plane black, rest white")
-    parser.add_argument("--seed", type=_at_least(0), default=None, help="seed for --noise (reproducible output)")
-    parser.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bits per pixel of the depth PNG")
-    parser.add_argument("--invert", action="store_true", help="input grows toward the camera (disparity)")
-    parser.add_argument("--channel", default=None, metavar="NAME", help="channel to read, e.g. Z, depth.Z, part/Z")
+    for option in OPTIONS:
+        add_option(parser, option)
     parser.add_argument("--out_dir", "--out-dir", type=Path, default=None, help="write outputs here")
     add_max_pixels_argument(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems and histogram advice")
     return parser
 
 
-def _describe_range(stats: object) -> str:
-    return f"{stats.nearest:g}..{stats.farthest:g}"  # type: ignore[attr-defined]
-
-
 def process_file(
-    path: Path, params: DepthParams, out_dir: Path | None, max_pixels: int, out: TextIO, protect: Sequence[Path]
+    path: Path,
+    params: DepthParams,
+    out_dir: Path | None,
+    max_pixels: int,
+    out: TextIO,
+    protect: Sequence[Path],
+    stem: str | None = None,
 ) -> str:
     """Read, map and write one file; return a one-line summary. Raises on any problem with this file."""
     if path.suffix.lower() != ".exr":
@@ -110,12 +110,13 @@ def process_file(
         result = render(image, params, stats)
     except (NoDepthError, ValueError) as exc:
         raise DepthReadError(path, str(exc)) from None
-    depth_path, mask_path = output_paths(path, out_dir)
-    written = save_outputs(result.depth, result.mask, depth_path, mask_path, protect)
+    depth_path, mask_path = output_paths(path, out_dir, stem)
+    outputs = [(depth_path, result.depth)] + ([(mask_path, result.mask)] if result.mask is not None else [])
+    written = save_outputs(outputs, protect)
     parts = [
         f"channel {image.channel}",
         f"{image.width}x{image.height}",
-        f"depth {_describe_range(stats)}",
+        f"depth {stats.nearest:g}..{stats.farthest:g}",
         f"window {result.window.near:g}..{result.window.far:g}",
     ]
     if stats.invalid_count:
@@ -131,32 +132,20 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
     try:
-        params = DepthParams(
-            depth_cutoff=args.depth_cutoff,
-            near_cutoff=args.near_cutoff,
-            compress_map=args.compress_map,
-            mask=args.mask,
-            noise=args.noise,
-            seed=args.seed,
-            bits=args.bits,
-            invert=args.invert,
-            channel=args.channel,
-        )
+        params = DepthParams(**{option.name: getattr(args, option.name) for option in OPTIONS})
     except ValueError as exc:
         print(f"error: {exc}", file=err)
         return 2
     paths = [Path(f) for f in args.files]
     failed = 0
     started = time.perf_counter()
-    claimed: dict[Path, Path] = {}  # output -> the input that writes it in this run
+    claims = StemClaims()  # two inputs whose outputs would share a name: the second's get "-2"
     for number, path in enumerate(paths, 1):
         prefix = f"[{number}/{len(paths)}] {path.name}" if len(paths) > 1 else path.name
-        depth_path = output_paths(path, args.out_dir)[0].resolve()
-        first = claimed.setdefault(depth_path, path.resolve())
+        folder = args.out_dir if args.out_dir is not None else path.parent
+        stem = claims.claim(stem_of(path.name), path.resolve(), folder)
         try:
-            if first != path.resolve():
-                raise DepthReadError(path, f"skipped: its outputs would overwrite those of {first} in this run")
-            summary = process_file(path, params, args.out_dir, args.max_pixels, out, paths)
+            summary = process_file(path, params, args.out_dir, args.max_pixels, out, paths, stem)
         except NoDepthChannelError as exc:
             failed += 1
             print(f"{prefix}: error: {exc.problem} with --channel NAME", file=err)
@@ -168,7 +157,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             print(f"{prefix}: error: {exc}", file=err)
         else:
             if not args.quiet:
-                print(f"{prefix}: {summary}", file=out)
+                renamed = (
+                    f" (renamed: another input in this run writes {stem_of(path.name)}.*)"
+                    if stem != stem_of(path.name)
+                    else ""
+                )
+                print(f"{prefix}: {summary}{renamed}", file=out)
     if len(paths) > 1 and not args.quiet:
         done = len(paths) - failed
         print(f"{done} of {len(paths)} files written in {time.perf_counter() - started:.1f} s", file=out)

@@ -112,27 +112,29 @@ def _output_dtype(levels: int) -> type[np.unsignedinteger]:
 
 
 def map_linear(depth: np.ndarray, valid: np.ndarray, window: DepthWindow, levels: int = 255) -> np.ndarray:
-    """Spread the window linearly over ``0..levels``: near -> ``levels``, far -> 0, rounded half up.
+    """Spread the window linearly over ``0..levels``: near -> ``levels``, far -> 0.
 
-    Depths beyond the window are clamped to it; background pixels are 0. A flat image (a zero-width window without
-    a cutoff) makes every valid pixel white; a far cutoff at or nearer than the near end makes every pixel black.
+    The rule, exactly: ``level = floor(clip((far - d) / (far - near), 0, 1) * levels + 0.5)`` in float64 (round half
+    up), the same at 8 and 16 bits. Depths beyond the window are clamped to it; background pixels are 0. A flat image
+    (a zero-width window without a cutoff) makes every valid pixel white; a far cutoff at or nearer than the near end
+    makes every pixel black.
     """
     dtype = _output_dtype(levels)
-    span = window.far - window.near
     if window.beyond_everything:
         return np.zeros(depth.shape, dtype)
-    with np.errstate(over="ignore"):
-        far, scale = np.float32(window.far), np.float32(levels / span) if span else np.float32(np.inf)
-    if not np.isfinite(scale):  # zero width, or too thin for float32: one plane
+    far, span = float(window.far), float(window.far) - float(window.near)
+    if span == 0:  # zero width: one plane
         return np.where(valid, levels, 0).astype(dtype)
     out = np.zeros(depth.shape, dtype)
     flat_depth, flat_valid, flat_out = depth.ravel(), valid.ravel(), out.reshape(-1)
-    for part in pixel_slices(out.size):
-        x = np.subtract(far, flat_depth[part], dtype=np.float32)
-        x *= scale
-        np.clip(x, 0, levels, out=x)
-        x += np.float32(0.5)
-        np.copyto(flat_out[part], x, casting="unsafe", where=flat_valid[part])  # background stays 0
+    with np.errstate(invalid="ignore", over="ignore"):  # background values (inf, NaN) are computed, never stored
+        for part in pixel_slices(out.size):
+            x = np.subtract(far, flat_depth[part], dtype=np.float64)
+            x /= span
+            np.clip(x, 0.0, 1.0, out=x)
+            x *= levels
+            x += 0.5
+            np.copyto(flat_out[part], x, casting="unsafe", where=flat_valid[part])  # truncation: floor of x >= 0
     return out
 
 
@@ -204,30 +206,73 @@ def map_ranked(ranks: DepthRanks, valid: np.ndarray, window: DepthWindow, levels
     top = min(last, count - 1) - start
     if top <= 0:
         return np.where(valid, levels, 0).astype(dtype)
-    scale = np.float32(levels / top)
+    # level = floor((top - rank) / top * levels + 0.5), in exact integer arithmetic
     out = np.zeros(valid.shape, dtype)
     flat_index, flat_valid, flat_out = ranks.index.ravel(), valid.ravel(), out.reshape(-1)
     for part in pixel_slices(out.size):
-        index = flat_index[part] if not window.invert else (count - 1) - flat_index[part]
-        rank = np.clip(index, start, last).astype(np.float32)
-        rank -= np.float32(start)
-        x = np.float32(top) - rank
-        x *= scale
-        x += np.float32(0.5)
-        np.copyto(flat_out[part], x, casting="unsafe", where=flat_valid[part])  # background stays 0
+        index = flat_index[part].astype(np.int64)
+        if window.invert:
+            np.subtract(count - 1, index, out=index)
+        np.clip(index, start, last, out=index)
+        index -= start  # the rank among the distinct depths of the window: 0 (near) .. top (far)
+        np.subtract(top, index, out=index)
+        index *= 2 * levels
+        index += top
+        index //= 2 * top
+        np.copyto(flat_out[part], index, casting="unsafe", where=flat_valid[part])  # background stays 0
     return out
 
 
-def far_plane_mask(mapped: np.ndarray) -> np.ndarray:
-    """8-bit mask of the subject: 0 where the map is at the far level (background included), 255 elsewhere."""
-    mask = np.greater(mapped, 0).view(np.uint8)  # 0 and 1, in place of a bool temporary and a copy
-    mask *= np.uint8(255)
+def subject_mask(depth: np.ndarray, valid: np.ndarray, window: DepthWindow) -> np.ndarray:
+    """8-bit mask of the subject, defined in depth: 255 where the pixel is valid and nearer than the far end of the
+    window, 0 on the far plane and the background. It does not depend on the output's bit depth or rounding.
+
+    A flat image without a cutoff is all subject; a far cutoff at or nearer than the near end leaves no subject.
+    """
+    mask = np.zeros(depth.shape, np.uint8)
+    if window.beyond_everything:
+        return mask
+    if window.far == window.near:  # flat, no cutoff: every valid pixel is white in the map, so it is the subject
+        mask[valid] = 255
+        return mask
+    far = _exact_threshold(float(window.far), depth.dtype, window.invert)
+    flat_depth, flat_valid, flat_mask = depth.ravel(), valid.ravel(), mask.reshape(-1)
+    with np.errstate(invalid="ignore"):
+        for part in pixel_slices(mask.size):
+            values = flat_depth[part]
+            nearer = values > far if window.invert else values < far
+            nearer &= flat_valid[part]
+            flat_mask[part] = nearer.view(np.uint8) * np.uint8(255)
     return mask
 
 
-def paint_noise(mapped: np.ndarray, levels: int, seed: int | None = None) -> np.ndarray:
-    """A copy of the map whose far-plane pixels hold uniform random grey levels (reproducible with ``seed``)."""
+def _exact_threshold(far: float, dtype: np.dtype, invert: bool) -> float | np.floating:
+    """A value of ``dtype`` that compares with every value of that type as ``far`` itself does (``d < far`` or, with
+    ``invert``, ``d > far``), so the comparison runs in the depth's own precision and stays exact."""
+    if dtype != np.float32:
+        return far
+    rounded = np.float32(far)
+    if invert and float(rounded) > far:  # d > far  <=>  d > the largest float32 not above far
+        rounded = np.nextafter(rounded, np.float32(-np.inf))
+    elif not invert and float(rounded) < far:  # d < far  <=>  d < the smallest float32 not below far
+        rounded = np.nextafter(rounded, np.float32(np.inf))
+    return rounded
+
+
+def paint_noise(mapped: np.ndarray, mask: np.ndarray, levels: int, seed: int | None = None) -> np.ndarray:
+    """A copy of the map whose pixels outside the subject ``mask`` (the far plane and the background) hold uniform
+    random grey levels, reproducible with ``seed``."""
     out = mapped.copy()
-    far = mapped == 0
+    far = mask == 0
     out[far] = np.random.default_rng(seed).integers(0, levels + 1, int(np.count_nonzero(far)), dtype=out.dtype)
     return out
+
+
+def to_8bit(levels: np.ndarray) -> np.ndarray:
+    """8-bit levels of a map: uint8 as it is, uint16 rounded half up to the nearest 8-bit level (what an 8-bit
+    consumer such as ControlNet gets from a 16-bit map, and what the tab's preview shows of it)."""
+    if levels.dtype == np.uint8:
+        return levels
+    if levels.dtype != np.uint16:
+        raise ValueError(f"expected uint8 or uint16 levels, got {levels.dtype}")
+    return ((levels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)

@@ -1,9 +1,8 @@
-"""PNG encoding, output file names and atomic writes."""
+"""PNG encoding and atomic writes (output names are in :mod:`daz_depthmap.naming`)."""
 
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import struct
 import zlib
@@ -11,9 +10,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-
-DEPTH_SUFFIX = ".depth.png"
-MASK_SUFFIX = ".mask.png"
 
 #: zlib level for PNGs: 1, the fastest. Higher levels buy little on depth maps, and nothing with Z_RLE.
 PNG_COMPRESSION = 1
@@ -30,38 +26,6 @@ _PNG_BAND_BYTES = 1 << 20
 #: about chunks above 8 MB.
 _PNG_MAX_CHUNK = 1 << 20
 
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-
-
-def stem_of(name: str) -> str:
-    """``scene.exr`` -> ``scene`` (the ``.exr`` ending in any case; other names unchanged)."""
-    return name[:-4] if name.lower().endswith(".exr") else name
-
-
-def output_paths(source: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
-    """Where the depth map and mask of ``source`` go: ``name.depth.png``, ``name.mask.png`` beside it or in
-    ``out_dir``."""
-    source = Path(source)
-    folder = Path(out_dir) if out_dir is not None else source.parent
-    stem = stem_of(source.name)
-    return folder / f"{stem}{DEPTH_SUFFIX}", folder / f"{stem}{MASK_SUFFIX}"
-
-
-def safe_stem(name: str, fallback: str = "depth") -> str:
-    """A file-name stem made from an uploaded file's name that cannot leave its folder.
-
-    Folders (``/``, ``\\``), ``..``, control and shell-hostile characters, leading dots and Windows reserved
-    names are removed; the ``.exr`` ending is dropped.
-    """
-    base = re.split(r"[\\/]", name)[-1]
-    base = stem_of(base)
-    base = re.sub(r"[^\w.\- ()\[\]+,=@]", "_", base, flags=re.UNICODE)
-    base = base.strip(" .")
-    base = re.sub(r"\.{2,}", ".", base)[:120].strip(" .")
-    if not base or base.split(".")[0].upper() in _WINDOWS_RESERVED:
-        base = f"{fallback}_{base}" if base else fallback
-    return base
-
 
 def _png_chunk(kind: bytes, data: bytes | memoryview) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
@@ -73,11 +37,11 @@ def _png_scanlines(image: np.ndarray) -> bytes:
     A filter stores each byte as its difference (modulo 256) from the same byte of the row above (Up; above the
     first row is zero) or of the pixel on the left (Sub; left of the first pixel is zero).
     """
-    height, width = image.shape
-    bpp = image.itemsize
-    row_filter = _PNG_UP if bpp == 1 else _PNG_SUB
+    height, width = image.shape[:2]
+    bpp = image.itemsize * (image.shape[2] if image.ndim == 3 else 1)  # bytes per pixel
+    row_filter = _PNG_UP if image.itemsize == 1 else _PNG_SUB
     band = max(1, _PNG_BAND_BYTES // (width * bpp))
-    compressor = zlib.compressobj(PNG_COMPRESSION, zlib.DEFLATED, 15, 9, PNG_STRATEGY[8 * bpp])
+    compressor = zlib.compressobj(PNG_COMPRESSION, zlib.DEFLATED, 15, 9, PNG_STRATEGY[8 * image.itemsize])
     pieces = []
     above = np.zeros(width * bpp, np.uint8)
     for top in range(0, height, band):
@@ -98,18 +62,20 @@ def _png_scanlines(image: np.ndarray) -> bytes:
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """Encode a grey uint8 or uint16 array as PNG bytes.
+    """Encode a grey (H, W) or RGB (H, W, 3) uint8 or uint16 array as PNG bytes.
 
     Written here with zlib rather than through OpenCV/libpng: one fixed filter per bit depth instead of libpng's
     per-row filter search encodes depth maps faster and smaller (see :data:`PNG_STRATEGY`), and the command line
     need not import OpenCV at all.
     """
-    if image.ndim != 2 or image.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"expected a 2-D uint8 or uint16 array, got {image.dtype} {image.shape}")
-    height, width = image.shape
+    rgb = image.ndim == 3 and image.shape[2] == 3
+    if not (image.ndim == 2 or rgb) or image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected a grey or RGB uint8 or uint16 array, got {image.dtype} {image.shape}")
+    height, width = image.shape[:2]
     if height == 0 or width == 0:
         raise ValueError(f"cannot encode an empty image ({width}x{height})")
-    header = struct.pack(">IIBBBBB", width, height, 8 * image.itemsize, 0, 0, 0, 0)  # grey, no interlace
+    colour_type = 2 if rgb else 0
+    header = struct.pack(">IIBBBBB", width, height, 8 * image.itemsize, colour_type, 0, 0, 0)  # no interlace
     data = memoryview(_png_scanlines(image))
     idat = [_png_chunk(b"IDAT", data[i : i + _PNG_MAX_CHUNK]) for i in range(0, len(data), _PNG_MAX_CHUNK)]
     return b"".join((_PNG_SIGNATURE, _png_chunk(b"IHDR", header), *idat, _png_chunk(b"IEND", b"")))
@@ -146,15 +112,12 @@ def write_png(path: str | os.PathLike[str], image: np.ndarray, protect: Iterable
 
 
 def save_outputs(
-    depth: np.ndarray,
-    mask: np.ndarray | None,
-    depth_path: str | os.PathLike[str],
-    mask_path: str | os.PathLike[str],
-    protect: Iterable[str | os.PathLike[str]] = (),
+    outputs: Iterable[tuple[str | os.PathLike[str], np.ndarray]], protect: Iterable[str | os.PathLike[str]] = ()
 ) -> list[Path]:
-    """Encode the depth map (and mask) first, then write each atomically; returns the paths written."""
+    """Encode every ``(path, image)`` first, then write each atomically; returns the paths written.
+
+    Encoding everything before writing anything means a failure to encode leaves no output of the set behind.
+    """
     protect = list(protect)
-    encoded = [(depth_path, encode_png(depth))]
-    if mask is not None:
-        encoded.append((mask_path, encode_png(mask)))
+    encoded = [(path, encode_png(image)) for path, image in outputs]
     return [write_atomic(path, data, protect) for path, data in encoded]

@@ -1,10 +1,12 @@
-"""The processing options, described once for the CLI, the tab, the WebUI and the tests."""
+"""The processing options, described once: the command line, the tab, the WebUI's settings page and the HTTP API
+read their labels, help texts, bounds and defaults from :data:`OPTIONS`, and :class:`DepthParams` carries the values.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 #: ``depth_cutoff`` is a number, ``"histo"`` (print advice, no clamp, as in the original tool),
 #: ``"auto"`` (use the suggested cutoff) or ``None`` (no clamp: the farthest valid depth is black).
@@ -17,11 +19,154 @@ SENTINEL_DEPTH = 1e9
 DEFAULT_MAX_PIXELS = 100_000_000
 
 BITS = (8, 16)
+SEED_MAX = 2**63 - 1
+
+OptionKind = Literal["cutoff", "float", "bool", "int", "choice", "text"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option as every front end shows it.
+
+    Attributes
+    ----------
+    name:
+        The :class:`DepthParams` field (and the API's key).
+    label:
+        Short label for the tab and the settings page.
+    help:
+        One line: the command line's help, the tab's hint, the API schema's description.
+    kind:
+        ``cutoff`` (a number, ``histo`` or ``auto``), ``float``, ``bool``, ``int`` (within ``minimum``..``maximum``),
+        ``choice`` (one of ``choices``) or ``text``.
+    default:
+        The value when nobody sets it.
+    flags:
+        The command line's spellings, the original tool's first.
+    """
+
+    name: str
+    label: str
+    help: str
+    kind: OptionKind
+    default: Any = None
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[Any, ...] = ()
+    flags: tuple[str, ...] = ()
+    metavar: str | None = None
+
+    def schema(self) -> dict[str, Any]:
+        """A JSON-schema fragment for this option (the HTTP API describes its parameters with it)."""
+        nullable = self.default is None
+        base: dict[str, Any]
+        if self.kind == "cutoff":
+            base = {"anyOf": [{"type": "number"}, {"enum": ["histo", "auto"]}, {"type": "null"}]}
+        elif self.kind == "bool":
+            base = {"type": "boolean"}
+        elif self.kind == "int":
+            base = {"type": ["integer", "null"] if nullable else "integer"}
+            base.update({k: v for k, v in (("minimum", self.minimum), ("maximum", self.maximum)) if v is not None})
+        elif self.kind == "choice":
+            base = {"enum": list(self.choices)}
+        elif self.kind == "float":
+            base = {"type": ["number", "null"] if nullable else "number"}
+        else:
+            base = {"type": ["string", "null"] if nullable else "string"}
+        return {**base, "title": self.label, "description": self.help, "default": self.default}
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "depth_cutoff",
+        "Far cutoff",
+        "clamp depth at N (scene units) before normalising: N and beyond are black; 'histo' prints the 20-bucket "
+        "advice and leaves the map unchanged; 'auto' uses the suggested cutoff (the subject's far edge)",
+        "cutoff",
+        flags=("--depth_cutoff", "--depth-cutoff"),
+        metavar="N|histo|auto",
+    ),
+    Option(
+        "near_cutoff",
+        "Near cutoff",
+        "clamp nearer depth to N: N and nearer are white",
+        "float",
+        flags=("--near_cutoff", "--near-cutoff"),
+        metavar="N",
+    ),
+    Option(
+        "compress_map",
+        "Compress map",
+        "spread the distinct depths evenly over the levels: empty depth ranges take no grey levels",
+        "bool",
+        False,
+        flags=("--compress_map", "--compress-map"),
+    ),
+    Option(
+        "mask",
+        "Mask",
+        "also write NAME.mask.png: the subject white, the far plane and the background black",
+        "bool",
+        False,
+        flags=("--mask",),
+    ),
+    Option(
+        "noise",
+        "Noise",
+        "fill the far plane with random grey levels",
+        "bool",
+        False,
+        flags=("--noise",),
+    ),
+    Option(
+        "seed",
+        "Noise seed",
+        "seed of the noise (0 or more): the same seed gives the same noise",
+        "int",
+        None,
+        minimum=0,
+        maximum=SEED_MAX,
+        flags=("--seed",),
+        metavar="N",
+    ),
+    Option("bits", "PNG bits", "bits per pixel of the depth PNG", "choice", 8, choices=BITS, flags=("--bits",)),
+    Option(
+        "invert",
+        "Invert",
+        "the input grows toward the camera (disparity, normalised inverse depth)",
+        "bool",
+        False,
+        flags=("--invert",),
+    ),
+    Option(
+        "channel",
+        "Channel",
+        "channel to read (Z, depth.Z, part/Z in multi-part files); none: picked automatically",
+        "text",
+        flags=("--channel",),
+        metavar="NAME",
+    ),
+)
+
+#: The options by name.
+OPTION: dict[str, Option] = {option.name: option for option in OPTIONS}
+
+#: The reader's size limit, an option of the command line, the app and the WebUI's settings (not of a map).
+MAX_PIXELS = Option(
+    "max_pixels",
+    "Pixel limit",
+    "refuse images larger than this many pixels, checked from the header before decoding",
+    "int",
+    DEFAULT_MAX_PIXELS,
+    minimum=1,
+    flags=("--max-pixels", "--max_pixels"),
+    metavar="N",
+)
 
 
 @dataclass(frozen=True)
 class DepthParams:
-    """How one depth image becomes a depth map.
+    """How one depth image becomes a depth map (each field is described in :data:`OPTIONS`).
 
     Attributes
     ----------
@@ -46,15 +191,15 @@ class DepthParams:
         Explicit channel to read (``"Z"``, ``"depth.Z"``, or ``"part/channel"``); ``None`` picks one.
     """
 
-    depth_cutoff: Cutoff = None
-    near_cutoff: float | None = None
-    compress_map: bool = False
-    mask: bool = False
-    noise: bool = False
-    seed: int | None = None
-    bits: int = 8
-    invert: bool = False
-    channel: str | None = None
+    depth_cutoff: Cutoff = OPTION["depth_cutoff"].default
+    near_cutoff: float | None = OPTION["near_cutoff"].default
+    compress_map: bool = OPTION["compress_map"].default
+    mask: bool = OPTION["mask"].default
+    noise: bool = OPTION["noise"].default
+    seed: int | None = OPTION["seed"].default
+    bits: int = OPTION["bits"].default
+    invert: bool = OPTION["invert"].default
+    channel: str | None = OPTION["channel"].default
 
     def __post_init__(self) -> None:
         if self.bits not in BITS:
@@ -63,7 +208,7 @@ class DepthParams:
             value = getattr(self, name)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, not {value}")
-        if self.seed is not None and not (0 <= self.seed < 2**63):
+        if self.seed is not None and not (0 <= self.seed <= SEED_MAX):
             raise ValueError(f"the noise seed must be a whole number from 0 to 2**63-1, not {self.seed}")
         if isinstance(self.depth_cutoff, str) and self.depth_cutoff not in ("histo", "auto"):
             raise ValueError(f"depth_cutoff must be a number, 'histo' or 'auto', not {self.depth_cutoff!r}")

@@ -14,11 +14,11 @@ from .mapping import (
     DepthWindow,
     depth_stats,
     depth_window,
-    far_plane_mask,
     map_linear,
     map_ranked,
     paint_noise,
     rank_depths,
+    subject_mask,
 )
 from .params import DepthParams
 
@@ -37,6 +37,11 @@ class NoDepthError(ValueError):
     """The image holds no valid depth at all (every pixel is background)."""
 
 
+def no_depth_message(stats: DepthStats) -> str:
+    """What to tell a user about an image without valid depth."""
+    return f"no valid depth: all {stats.invalid_count} pixels are background (inf, NaN, <= 0 or >= 1e9)"
+
+
 def far_cutoff(params: DepthParams, suggestion: Suggestion | None) -> float | None:
     """The numeric far cutoff the options ask for: ``histo`` keeps the full range, ``auto`` takes the suggestion."""
     if params.depth_cutoff == "auto":
@@ -53,17 +58,19 @@ def map_depth(
     params: DepthParams,
     ranks: DepthRanks | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Map, take the mask, then paint noise, as the options say. ``ranks`` are needed for ``compress_map``."""
+    """Map, take the mask (defined in depth), then paint noise outside it, as the options say. ``ranks`` are needed
+    for ``compress_map``."""
     if params.compress_map:
         if ranks is None:
             raise ValueError("compress_map needs the depth ranks (rank_depths)")
         mapped = map_ranked(ranks, valid, window, params.levels)
     else:
         mapped = map_linear(depth, valid, window, params.levels)
-    mask = far_plane_mask(mapped) if params.mask else None
+    mask = subject_mask(depth, valid, window) if params.mask or params.noise else None
     if params.noise:
-        mapped = paint_noise(mapped, params.levels, params.seed)
-    return mapped, mask
+        assert mask is not None
+        mapped = paint_noise(mapped, mask, params.levels, params.seed)
+    return mapped, mask if params.mask else None
 
 
 def render(
@@ -83,9 +90,7 @@ def render(
     """
     stats = stats or depth_stats(image.depth, image.valid)
     if stats.empty:
-        raise NoDepthError(
-            f"no valid depth: all {stats.invalid_count} pixels are background (inf, NaN, <= 0 or >= 1e9)"
-        )
+        raise NoDepthError(no_depth_message(stats))
     suggestion = suggest_cutoff(image.depth, stats, params.invert) if params.depth_cutoff == "auto" else None
     window = depth_window(stats, far_cutoff(params, suggestion), params.near_cutoff, params.invert)
     if params.compress_map and ranks is None:

@@ -16,6 +16,7 @@ from daz_depthmap.cli import main
 from daz_depthmap.exr import read_depth
 from daz_depthmap.histogram import suggest_cutoff
 from daz_depthmap.mapping import depth_stats
+from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
 
 ADVICE_LINE = re.compile(r"^\*\* - (\d\d) - (\d+\.\d\d)% - ([0-9.e+-]+)$")
 
@@ -376,14 +377,17 @@ def test_negative_seed_and_pixel_limit_are_usage_errors(daz_exr, capsys):
     assert "--max-pixels" in capsys.readouterr().err
 
 
-def test_two_inputs_with_one_output_name_do_not_overwrite_each_other(tmp_path, daz_exr):
+def test_two_inputs_with_one_output_name_do_not_overwrite_each_other(tmp_path, daz_exr, png_reader):
+    """The tab's rule: the first input keeps its name, another with the same one (any case) gets "-2"."""
     other = tmp_path / "other"
     other.mkdir()
-    twin = other / daz_exr.name
-    twin.write_bytes(daz_exr.read_bytes())
+    twin = other / "FIGURE.exr"
+    write_depth_exr(twin, daz_like_depth(60, 50, seed=9))
     out_dir = tmp_path / "out"
-    status, out, err = run(daz_exr, twin, "--out_dir", out_dir)
-    assert status == 1
-    assert "would overwrite" in err and str(daz_exr.resolve()) in err
-    assert (out_dir / "figure.depth.png").exists()
-    assert "1 of 2 files written" in out
+    status, out, err = run(daz_exr, twin, daz_exr, "--out_dir", out_dir)
+    assert status == 0, err
+    assert listing(out_dir) == {"figure.depth.png", "FIGURE-2.depth.png"}
+    assert png_reader(out_dir / "FIGURE-2.depth.png").shape == (60, 50)
+    assert png_reader(out_dir / "figure.depth.png").shape == raw_depth(daz_exr).shape
+    assert "FIGURE-2.depth.png (renamed: another input in this run writes FIGURE.*)" in out
+    assert "3 of 3 files written" in out

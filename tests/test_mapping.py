@@ -10,12 +10,12 @@ from daz_depthmap.mapping import (
     DepthWindow,
     depth_stats,
     depth_window,
-    far_plane_mask,
     map_linear,
     map_ranked,
     paint_noise,
     rank_depths,
     rank_index,
+    subject_mask,
 )
 from daz_depthmap.params import DepthParams
 from daz_depthmap.pipeline import NoDepthError, render
@@ -162,10 +162,70 @@ def test_ranked_preview_matches_the_full_map():
 
 
 def test_mask_is_black_on_the_far_plane_and_white_on_the_subject():
-    values = [np.inf, 100.0, 150.0, 200.0, 600.0]
-    mapped = _linear(values, far=200.0).reshape(1, -1)
-    assert far_plane_mask(mapped)[0].tolist() == [0, 255, 255, 0, 0]
-    assert far_plane_mask(mapped).dtype == np.uint8
+    image = _image([np.inf, 100.0, 150.0, 200.0, 600.0, 199.99])
+    window = depth_window(depth_stats(image.depth, image.valid), 200.0)
+    mask = subject_mask(image.depth, image.valid, window)
+    assert mask[0].tolist() == [0, 255, 255, 0, 0, 255]  # 199.99 maps to level 0 but lies nearer than the cutoff
+    assert mask.dtype == np.uint8
+
+
+def test_the_mask_is_the_same_at_8_and_16_bits_and_in_the_preview():
+    """Defined in depth, the mask cannot depend on the output's levels (it was taken from 8- or 16-bit levels)."""
+    depth = daz_like_depth(300, 240, seed=11)
+    image = depth_image(depth)
+    for far in (257.3, 281.0, None):
+        masks = [
+            render(image, DepthParams(depth_cutoff=far, mask=True, bits=bits, compress_map=compress)).mask
+            for bits in (8, 16)
+            for compress in (False, True)
+        ]
+        for other in masks[1:]:
+            np.testing.assert_array_equal(masks[0], other)
+        expected = image.valid & (image.depth.astype(np.float64) < (far or image.depth[image.valid].max()))
+        np.testing.assert_array_equal(masks[0] == 255, expected)
+
+
+def test_the_mask_of_flat_and_all_clipped_images():
+    flat = _image([5.0, 5.0, np.inf])
+    stats = depth_stats(flat.depth, flat.valid)
+    assert subject_mask(flat.depth, flat.valid, depth_window(stats))[0].tolist() == [255, 255, 0]
+    assert subject_mask(flat.depth, flat.valid, depth_window(stats, 5.0))[0].tolist() == [0, 0, 0]
+    image = _image([1.0, 2.0])
+    assert subject_mask(image.depth, image.valid, depth_window(depth_stats(image.depth, image.valid), 0.5))[
+        0
+    ].tolist() == [0, 0]
+
+
+def _reference_levels(depth: np.ndarray, valid: np.ndarray, near: float, far: float, levels: int) -> np.ndarray:
+    """The documented rule in float64: floor(clip((far - d) / (far - near), 0, 1) * levels + 0.5)."""
+    t = np.clip((far - depth.astype(np.float64)) / (far - near), 0.0, 1.0)
+    return np.where(valid, np.floor(t * levels + 0.5), 0).astype(np.int64)
+
+
+@pytest.mark.parametrize("levels", [255, 65535])
+def test_rounding_is_exactly_half_up_against_a_float64_reference(shared_exr_dir, levels):
+    """float32 arithmetic was off by one level on thousands of pixels at 16 bits (and some at 8)."""
+    from daz_depthmap.exr import read_depth
+
+    image = read_depth(shared_exr_dir / "synthetic_daz_Y_f32_zip_1200.exr")
+    stats = depth_stats(image.depth, image.valid)
+    for far in (257.3, 281.0, 600.0):
+        window = depth_window(stats, far)
+        mapped = map_linear(image.depth, image.valid, window, levels).astype(np.int64)
+        expected = _reference_levels(image.depth, image.valid, stats.nearest, far, levels)
+        assert np.count_nonzero(mapped != expected) == 0, f"cutoff {far}"
+
+
+def test_ranked_levels_are_exactly_half_up_at_16_bits():
+    values = np.arange(1, 70001, dtype=np.float32)  # 70000 distinct depths: float32 rank arithmetic drifts here
+    image = _image(values)
+    ranks = rank_depths(image.depth, image.valid)
+    window = depth_window(depth_stats(image.depth, image.valid))
+    mapped = map_ranked(ranks, image.valid, window, 65535)[0].astype(np.int64)
+    top = len(values) - 1
+    rank = np.arange(len(values), dtype=np.int64)
+    expected = ((top - rank) * 2 * 65535 + top) // (2 * top)
+    np.testing.assert_array_equal(mapped, expected)
 
 
 def test_noise_fills_only_the_far_plane_reproducibly():
@@ -173,13 +233,14 @@ def test_noise_fills_only_the_far_plane_reproducibly():
     image = depth_image(depth)
     window = depth_window(depth_stats(image.depth, image.valid), 300.0)
     mapped = map_linear(image.depth, image.valid, window)
-    far = mapped == 0
-    noisy = paint_noise(mapped, 255, seed=5)
+    mask = subject_mask(image.depth, image.valid, window)
+    far = mask == 0
+    noisy = paint_noise(mapped, mask, 255, seed=5)
     np.testing.assert_array_equal(noisy[~far], mapped[~far])
     assert len(np.unique(noisy[far])) > 200, "the far plane holds grey levels across the whole range"
-    np.testing.assert_array_equal(noisy, paint_noise(mapped, 255, seed=5))
-    assert not np.array_equal(noisy, paint_noise(mapped, 255, seed=6))
-    assert paint_noise(mapped.astype(np.uint16) * 257, 65535, seed=5)[far].max() > 255
+    np.testing.assert_array_equal(noisy, paint_noise(mapped, mask, 255, seed=5))
+    assert not np.array_equal(noisy, paint_noise(mapped, mask, 255, seed=6))
+    assert paint_noise(mapped.astype(np.uint16) * 257, mask, 65535, seed=5)[far].max() > 255
 
 
 def test_a_negative_noise_seed_is_refused_by_name():

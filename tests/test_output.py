@@ -11,9 +11,31 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from daz_depthmap.output import encode_png, output_paths, safe_stem, save_outputs, write_atomic
+from daz_depthmap.naming import StemClaims, output_paths, safe_stem
+from daz_depthmap.output import encode_png, save_outputs, write_atomic
 
 RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def test_one_clash_rule_second_inputs_get_numbered_stems_whatever_their_case(tmp_path):
+    claims = StemClaims()
+    assert claims.claim("scene", "a", tmp_path) == "scene"
+    assert claims.claim("Scene", "b", tmp_path) == "Scene-2"  # Windows and macOS: the same file name
+    assert claims.claim("scene", "c", tmp_path) == "scene-3"
+    assert claims.claim("scene", "a", tmp_path) == "scene", "the same input keeps its stem"
+    assert claims.claim("scene", "d", tmp_path / "other") == "scene", "another folder has its own names"
+    claims.release("a")
+    assert claims.claim("scene", "e", tmp_path) == "scene"
+    assert claims.claim("scene-2", "f", tmp_path) == "scene-2-2", "a real scene-2 does not take b's name"
+
+
+def test_encode_png_writes_rgb_images(tmp_path):
+    rgb = np.zeros((3, 4, 3), np.uint8)
+    rgb[..., 0], rgb[1, 2] = 128, (1, 2, 3)
+    path = tmp_path / "rgb.png"
+    path.write_bytes(encode_png(rgb))
+    back = np.asarray(Image.open(path))
+    assert back.shape == (3, 4, 3) and np.array_equal(back, rgb)
 
 
 def test_output_paths_beside_the_input_or_in_out_dir(tmp_path):
@@ -73,7 +95,7 @@ def test_encode_png_round_trips_8_and_16_bit(tmp_path):
         with Image.open(path) as decoded:
             assert decoded.size == (64, 48)
             np.testing.assert_array_equal(np.asarray(decoded).astype(dtype), image)
-    with pytest.raises(ValueError, match="2-D uint8 or uint16"):
+    with pytest.raises(ValueError, match="grey or RGB uint8 or uint16"):
         encode_png(np.zeros((4, 4), np.float32))
 
 
@@ -117,12 +139,13 @@ def test_write_atomic_into_a_path_below_a_file_fails_cleanly(tmp_path):
 def test_save_outputs_writes_both_or_protects_inputs(tmp_path):
     depth = np.full((4, 5), 200, np.uint8)
     mask = np.full((4, 5), 255, np.uint8)
-    written = save_outputs(depth, mask, tmp_path / "d.png", tmp_path / "m.png")
+    written = save_outputs([(tmp_path / "d.png", depth), (tmp_path / "m.png", mask)])
     assert [p.name for p in written] == ["d.png", "m.png"]
-    assert save_outputs(depth, None, tmp_path / "d2.png", tmp_path / "m2.png") == [tmp_path / "d2.png"]
-    assert not (tmp_path / "m2.png").exists()
+    with pytest.raises(ValueError, match="grey or RGB"):  # nothing is written when one image cannot be encoded
+        save_outputs([(tmp_path / "d2.png", depth), (tmp_path / "m2.png", np.zeros((2, 2, 2), np.uint8))])
+    assert not (tmp_path / "d2.png").exists()
     with pytest.raises(OSError, match="refusing to overwrite"):
-        save_outputs(depth, mask, tmp_path / "d3.png", tmp_path / "d.png", protect=[tmp_path / "d.png"])
+        save_outputs([(tmp_path / "d.png", depth)], protect=[tmp_path / "d.png"])
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from daz_depthmap.exr import depth_image, read_depth
-from daz_depthmap.mapping import depth_stats, depth_window, map_linear, map_ranked, rank_depths
+from daz_depthmap.mapping import depth_stats, depth_window, map_linear, map_ranked, rank_depths, subject_mask
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -54,13 +54,33 @@ def test_nearer_is_never_darker(row, compressed, invert, level):
 @given(rows, st.booleans(), st.booleans(), levels, st.floats(0.0, 1.0))
 def test_the_cutoff_clamps(row, compressed, invert, level, where):
     lo, hi = float(row.min()), float(row.max())
-    cutoff = float(np.float32(lo + where * (hi - lo)))
-    # a cutoff exactly at the nearest depth is a known core bug, see test_mapping.py
-    assume(cutoff != (hi if invert else lo))
+    cutoff = float(np.float32(lo + where * (hi - lo)))  # at the nearest depth too: then all is black
     mapped = _map(row, compressed, level, invert, far=cutoff)
     beyond = row <= cutoff if invert else row >= cutoff
     assert np.all(mapped[beyond] == 0), "everything at or beyond the cutoff is black"
     _never_darker_when_nearer(row, mapped, invert)
+
+
+@SETTINGS
+@given(rows, st.booleans(), levels, st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+def test_levels_are_exactly_half_up_and_the_mask_is_the_same_at_every_bit_depth(row, invert, level, where, near_at):
+    """The documented rule, against float64: floor(clip((far - d) / (far - near), 0, 1) * levels + 0.5)."""
+    lo, hi = float(row.min()), float(row.max())
+    far = float(np.float32(lo + where * (hi - lo))) if not invert else float(np.float32(hi - where * (hi - lo)))
+    image = depth_image(row.reshape(1, -1))
+    stats = depth_stats(image.depth, image.valid)
+    window = depth_window(stats, far, None, invert)
+    mapped = map_linear(image.depth, image.valid, window, level)[0].astype(np.int64)
+    if not window.beyond_everything and window.far != window.near:
+        t = np.clip((window.far - row.astype(np.float64)) / (window.far - window.near), 0.0, 1.0)
+        np.testing.assert_array_equal(mapped, np.floor(t * level + 0.5).astype(np.int64))
+    masks = [subject_mask(image.depth, image.valid, window)[0] for _ in (8, 16)]
+    nearer = row.astype(np.float64) > far if invert else row.astype(np.float64) < far
+    expected = np.where(nearer & ~window.beyond_everything, 255, 0)
+    if window.far == window.near and not window.beyond_everything:
+        expected = np.full_like(expected, 255)
+    np.testing.assert_array_equal(masks[0], expected)
+    assert np.all(mapped[masks[0] == 0] == 0), "outside the mask the map is black"
 
 
 @SETTINGS
