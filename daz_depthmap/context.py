@@ -1,7 +1,7 @@
 """The contract between the tab builder and its hosts (the standalone app and the WebUI).
 
-The host says where outputs go and which defaults apply; the tab hands back the few components and functions a
-host may wire to (the WebUI adds "Send to ControlNet" through ``add_controls``). No gradio import here.
+The host says where outputs go, which defaults apply and which session store holds its users' files; the tab hands
+back the few things a host may wire to (the WebUI adds its send block through ``add_controls``). No gradio here.
 """
 
 from __future__ import annotations
@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .params import DEFAULT_MAX_PIXELS, DepthParams
+
+if TYPE_CHECKING:
+    from .session.store import SessionStore
 
 
 @dataclass(frozen=True)
@@ -36,11 +39,11 @@ class FullMaps:
 
 @dataclass(frozen=True)
 class TabHandles:
-    """What the built tab exposes to its host, inside the ``gr.Blocks`` context."""
+    """What the built tab exposes to its host's controls, inside the ``gr.Blocks`` context."""
 
-    session: Any  # gr.State holding this browser tab's own workspace
+    session: Any  # gr.State holding this browser tab's session token
     status: Any  # a component showing one short message line (gr.Markdown)
-    full_maps: Callable[[Any], FullMaps]  # session value -> maps; raises ValueError with a user message
+    sessions: SessionStore  # the store the token opens
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,5 @@ class TabContext:
     elem_prefix: str = "daz_depthmap"
     #: called inside the Blocks, below the outputs, to add host-specific controls (the WebUI's send block)
     add_controls: Callable[[TabHandles], None] | None = None
+    #: the server's sessions; ``None``: the builder makes one (removed with its uploads when the process ends)
+    sessions: SessionStore | None = None

@@ -1,9 +1,11 @@
-"""The per-session model of the tab: loading, options, previews that match the output, picking, writing."""
+"""The session layer: loading, options, previews that match the output at 8 and 16 bits, the file view the page
+gets, stale live requests, concurrent events, picking, writing."""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +15,11 @@ from daz_depthmap.exr import DepthReadError, depth_image, read_depth
 from daz_depthmap.histogram import suggest_cutoff
 from daz_depthmap.params import DepthParams
 from daz_depthmap.pipeline import render
+from daz_depthmap.session.batch import full_maps, write_all, write_shown
+from daz_depthmap.session.loaded import PREVIEW_SIDE, distinct_ranks, preview_indices, slider_step
+from daz_depthmap.session.view import file_info, file_view
+from daz_depthmap.session.workspace import StaleViewError, Workspace
 from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
-from daz_depthmap.workspace import (
-    PREVIEW_SIDE,
-    Workspace,
-    distinct_ranks,
-    preview_indices,
-    slider_step,
-)
 
 F32 = "synthetic_daz_Y_f32_zip_1200.exr"
 HALF = "synthetic_daz_Y_half_zip_1200.exr"
@@ -32,6 +31,11 @@ def loaded(shared_exr_dir: Path) -> Workspace:
     result = ws.load([shared_exr_dir / F32])
     assert result.loaded == [F32] and not result.errors
     return ws
+
+
+def preview_of(ws: Workspace):
+    shown = ws.require_shown()
+    return shown.file.render_preview(shown.params)
 
 
 def _png_bytes() -> bytes:
@@ -77,44 +81,47 @@ def test_a_file_with_no_valid_depth_is_refused_with_a_message(tmp_path: Path):
 
 def test_uploads_keep_their_original_names_and_duplicates_get_distinct_keys_and_stems(shared_exr_dir, tmp_path):
     ws = Workspace()
-    result = ws.load([(shared_exr_dir / F32, "scene.exr"), (shared_exr_dir / HALF, "scene.exr")])
-    assert result.loaded == ["scene.exr", "scene.exr (2)"]
-    assert [f.stem for f in ws.files] == ["scene", "scene-2"]
+    result = ws.load([(shared_exr_dir / F32, "scene.exr"), (shared_exr_dir / HALF, "Scene.exr")])
+    assert result.loaded == ["scene.exr", "Scene.exr"]
+    assert [ws.stem(k) for k in ws.keys] == ["scene", "Scene-2"]  # one folder: names clash whatever their case
     assert ws.get("scene.exr").name == "scene.exr"
+    ws.remove("scene.exr")
+    assert ws.stem("Scene.exr") == "Scene-2", "a file keeps the name it was shown with"
 
 
-def test_load_message_tells_size_channel_range_and_background(loaded: Workspace):
-    message = loaded.current.message
+def test_file_info_tells_size_channel_range_background_and_output_name(loaded: Workspace):
+    message = file_info(loaded.require_shown())
     assert "1200 × 1200 px" in message and "channel Y" in message
     assert "169.9" in message and "606.6" in message and "35 background px" in message
-    assert "Suggested cutoff" in message
+    assert "Suggested cutoff" in message and "synthetic_daz_Y_f32_zip_1200.depth.png" in message
 
 
 def test_new_files_start_at_the_suggested_cutoff_or_the_given_one(shared_exr_dir: Path):
     auto = Workspace(DepthParams(depth_cutoff="auto"))
     auto.load([shared_exr_dir / F32])
-    entry = auto.current
-    assert entry.suggestion.cutoff is not None
-    assert entry.params.depth_cutoff == pytest.approx(entry.suggestion.cutoff, abs=entry.step / 10)
-    assert 250 < entry.params.depth_cutoff < 290
+    shown = auto.require_shown()
+    suggestion = shown.file.suggestion(False)
+    assert suggestion.cutoff is not None
+    assert shown.params.depth_cutoff == pytest.approx(suggestion.cutoff, abs=shown.file.step / 10)
+    assert 250 < shown.params.depth_cutoff < 290
 
     fixed = Workspace(DepthParams(depth_cutoff=240.0, bits=16, mask=True))
     fixed.load([shared_exr_dir / F32])
-    assert fixed.current.params.depth_cutoff == 240.0 and fixed.current.params.bits == 16
+    assert fixed.require_shown().params.depth_cutoff == 240.0 and fixed.require_shown().params.bits == 16
 
     full = Workspace(DepthParams(depth_cutoff="histo"))
     full.load([shared_exr_dir / F32])
-    assert full.current.params.depth_cutoff is None
-    assert full.current.far_value() == pytest.approx(full.current.stats.farthest)
+    shown = full.require_shown()
+    assert shown.params.depth_cutoff is None
+    assert shown.file.far_value(shown.params) == pytest.approx(shown.file.stats.farthest)
 
 
 def test_each_file_has_a_fixed_noise_seed_so_preview_and_output_agree(shared_exr_dir: Path):
     ws = Workspace()
     ws.load([shared_exr_dir / F32, shared_exr_dir / HALF])
-    seeds = [f.params.seed for f in ws.files]
-    assert all(isinstance(s, int) for s in seeds)
+    assert all(isinstance(ws.params(k).seed, int) for k in ws.keys)
     ws.update(noise=True)
-    assert np.array_equal(ws.preview().depth, ws.preview().depth)
+    assert np.array_equal(preview_of(ws).depth, preview_of(ws).depth)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -130,53 +137,75 @@ def test_preview_indices_make_a_nearest_neighbour_copy_within_the_size():
     assert np.array_equal(small_rows, np.arange(100)) and np.array_equal(small_cols, np.arange(80))
 
 
+@pytest.mark.parametrize("bits", [8, 16])
 @pytest.mark.parametrize("compress", [False, True])
-def test_preview_levels_equal_the_full_resolution_levels_at_the_sampled_pixels(loaded: Workspace, compress: bool):
-    entry = loaded.update(compress_map=compress, depth_cutoff=250.0, near_cutoff=180.0)
-    preview = entry.render_preview()
-    full = entry.full_maps()
+def test_preview_levels_equal_the_full_resolution_levels_at_the_sampled_pixels(loaded, compress, bits):
+    shown = loaded.update(compress_map=compress, depth_cutoff=250.0, near_cutoff=180.0, bits=bits)
+    preview = shown.file.render_preview(shown.params)
+    full = full_maps(shown)
+    at = np.ix_(shown.file.rows, shown.file.cols)
     assert max(preview.depth.shape) == PREVIEW_SIDE
-    assert np.array_equal(preview.depth, full.depth[np.ix_(entry.rows, entry.cols)])
-    assert np.array_equal(preview.mask, full.mask[np.ix_(entry.rows, entry.cols)])
+    assert preview.levels.dtype == full.depth.dtype
+    assert np.array_equal(preview.levels, full.depth[at])
+    assert np.array_equal(preview.mask, full.mask[at])
+    if bits == 16:  # the page shows 16-bit maps the way ControlNet gets them: rounded to 8 bits
+        expected = ((full.depth[at].astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        assert np.array_equal(preview.depth, expected)
+    else:
+        assert preview.depth is preview.levels
 
 
 def test_moving_the_far_cutoff_nearer_darkens_the_subject_and_blacks_out_what_lies_beyond(loaded: Workspace):
-    far = loaded.update(depth_cutoff=290.0).render_preview()
-    near = loaded.update(depth_cutoff=230.0).render_preview()
+    far = preview_of(loaded) if loaded.update(depth_cutoff=290.0) else None
+    near = preview_of(loaded) if loaded.update(depth_cutoff=230.0) else None
     assert near.depth[:20, :20].max() == 0 and far.depth[:20, :20].max() == 0  # backdrop black
     lit = (far.depth > 0) & (near.depth > 0)
     assert np.all(near.depth[lit] <= far.depth[lit])
     assert np.count_nonzero(near.depth) < np.count_nonzero(far.depth)
     assert near.clipped_far > far.clipped_far
-    entry = loaded.current
+    entry = loaded.require_shown().file
     beyond = (entry.preview_depth >= 230.0) & entry.preview_valid
     assert near.clipped_far == pytest.approx(np.count_nonzero(beyond) / np.count_nonzero(entry.preview_valid))
 
 
 def test_compress_map_ranks_are_computed_once_and_only_when_needed(loaded: Workspace):
-    entry = loaded.current
-    entry.render_preview()
+    entry = loaded.require_shown().file
+    preview_of(loaded)
     assert entry._preview_ranks is None
     loaded.update(compress_map=True)
-    entry.render_preview()
+    preview_of(loaded)
     ranks = entry.preview_ranks()
-    entry.render_preview()
+    preview_of(loaded)
     assert entry.preview_ranks() is ranks
 
 
-def test_a_loaded_file_keeps_only_preview_sized_data(tmp_path: Path):
+def test_a_loaded_file_keeps_only_preview_sized_data_measured_by_the_allocator(tmp_path: Path):
+    """tracemalloc counts what loading really keeps (numpy reports its buffers to it), not what the code says."""
+    import gc
+    import tracemalloc
+
     path = tmp_path / "big.exr"
     write_depth_exr(path, daz_like_depth(2048, 2048))
-    ws = Workspace(DepthParams(depth_cutoff="auto"))
-    ws.load([path])
-    entry = ws.current
     full = 2048 * 2048 * 5  # float32 depth + bool mask
-    assert not any(isinstance(v, np.ndarray) and v.size >= 2048 * 2048 for v in vars(entry).values())
-    assert entry.nbytes < full / 6
-    ws.update(compress_map=True)
-    entry.render_preview()
-    # the distinct depths and the preview pixels' ranks, not 4.2 M full-resolution ranks (16 MiB)
-    assert entry.nbytes < full / 2
+    ws = Workspace(DepthParams(depth_cutoff="auto"))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        ws.load([path])
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+        entry = ws.require_shown().file
+        assert kept < full / 6, f"a loaded 2048² file keeps {kept / 2**20:.1f} MiB"
+        assert entry.nbytes <= kept  # the store's accounting does not overstate
+        ws.update(compress_map=True)
+        preview_of(ws)
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+        # the distinct depths and the preview pixels' ranks, not 4.2 M full-resolution ranks (16 MiB)
+        assert kept < full / 2, f"with compress_map a loaded 2048² file keeps {kept / 2**20:.1f} MiB"
+    finally:
+        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("side", [1200, 257])
@@ -201,48 +230,49 @@ def test_full_resolution_outputs_read_the_file_again_and_say_when_it_is_gone(sha
     command_line.write_bytes(upload.read_bytes())
     ws = Workspace(DepthParams(depth_cutoff=250.0))
     ws.load([(upload, "scene.exr"), command_line])
-    before = ws.full_maps().depth
-    assert before.shape == (1200, 1200)
+    assert full_maps(ws.require_shown()).depth.shape == (1200, 1200)
     upload.unlink()
     message = "scene.exr: the uploaded file is no longer available; upload it again"
     with pytest.raises(DepthReadError, match=re.escape(message)):
-        ws.full_maps()
+        full_maps(ws.require_shown())
     with pytest.raises(DepthReadError, match=re.escape(message)):
         ws.set_channel("Z")
-    assert ws.preview().depth.shape == (PREVIEW_SIDE, PREVIEW_SIDE)  # the preview still works
+    assert preview_of(ws).depth.shape == (PREVIEW_SIDE, PREVIEW_SIDE)  # the preview still works
     write_depth_exr(command_line, daz_like_depth(64, 64))  # replaced by another render
-    result = ws.write_all(tmp_path / "out")
+    result = write_all(ws.everything(), tmp_path / "out", ws.protected())
     assert result.written == []
     assert result.errors == [message, "cli.exr: the file changed since it was loaded; load it again"]
 
 
-def test_invert_makes_the_largest_values_white(loaded: Workspace):
-    entry = loaded.update(invert=True, depth_cutoff=None, near_cutoff=None)
-    preview = entry.render_preview()
-    assert np.median(preview.depth[:20, :20]) > 240  # the backdrop is the largest value: white when inverted
+def test_invert_makes_the_largest_values_white_in_a_new_view(loaded: Workspace):
+    view = loaded.view
+    shown = loaded.set_invert(True)
+    assert shown.view == view + 1 and shown.params.depth_cutoff is None
+    assert np.median(preview_of(loaded).depth[:20, :20]) > 240  # the backdrop is the largest value: now white
 
 
 def test_inverted_input_gets_its_own_suggested_cutoff(shared_exr_dir: Path):
     truth = read_depth(shared_exr_dir / F32)
     ws = Workspace(DepthParams(depth_cutoff="auto", invert=True))
     ws.load([shared_exr_dir / F32])
-    entry = ws.current
+    shown = ws.require_shown()
+    entry = shown.file
     expected = suggest_cutoff(truth.depth, entry.stats, invert=True)
-    assert expected.cutoff is not None and entry.suggestion == expected
-    assert entry.params.depth_cutoff == pytest.approx(expected.cutoff, abs=entry.step / 10)  # starts there
-    assert entry.histogram_payload()["suggestion"] == pytest.approx(expected.cutoff, abs=entry.step / 10)
-    assert entry.suggestion.reason in entry.message
-    plain = ws.update(invert=False, depth_cutoff=None)
-    payload = plain.histogram_payload()
-    assert payload["suggestion"] == pytest.approx(suggest_cutoff(truth.depth, entry.stats).cutoff, abs=entry.step / 10)
+    assert expected.cutoff is not None and entry.suggestion(True) == expected
+    assert shown.params.depth_cutoff == pytest.approx(expected.cutoff, abs=entry.step / 10)  # starts there
+    assert file_view(shown)["suggestion"] == pytest.approx(expected.cutoff, abs=entry.step / 10)
+    assert expected.reason in file_info(shown)
+    plain = ws.set_invert(False)
+    plain_expected = suggest_cutoff(truth.depth, entry.stats).cutoff
+    assert file_view(plain)["suggestion"] == pytest.approx(plain_expected, abs=entry.step / 10)
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Options
+# Options, views and concurrent events
 
 
 def test_cutoffs_at_the_ends_of_the_range_mean_no_cutoff(loaded: Workspace):
-    stats = loaded.current.stats
+    stats = loaded.require_shown().file.stats
     params = loaded.update(depth_cutoff=stats.farthest + 5, near_cutoff=stats.nearest - 1).params
     assert params.depth_cutoff is None and params.near_cutoff is None
 
@@ -251,12 +281,77 @@ def test_a_near_cutoff_beyond_the_far_one_is_refused_and_nothing_changes(loaded:
     before = loaded.update(depth_cutoff=250.0).params
     with pytest.raises(ValueError, match="near cutoff"):
         loaded.update(near_cutoff=260.0)
-    assert loaded.current.params == before
+    assert loaded.require_shown().params == before
+
+
+def test_live_cutoffs_for_another_file_or_an_older_view_change_nothing(shared_exr_dir: Path):
+    """A request still on its way when the page switched files used to set the other file's cutoff."""
+    ws = Workspace(DepthParams(depth_cutoff="auto"))
+    ws.load([shared_exr_dir / F32, shared_exr_dir / HALF])
+    first = ws.require_shown()
+    ws.set_cutoffs(250.0, None, first.file.key, first.view)
+    assert ws.params(F32).depth_cutoff == 250.0
+    second = ws.select(HALF)
+    before = ws.params(HALF)
+    with pytest.raises(StaleViewError):
+        ws.set_cutoffs(240.0, None, F32, first.view)  # made on the first file, arrived after the switch
+    with pytest.raises(StaleViewError):
+        ws.set_cutoffs(240.0, None, HALF, first.view)  # same key, but an older view
+    assert ws.params(HALF) == before and ws.params(F32).depth_cutoff == 250.0
+    assert ws.set_cutoffs(240.0, None, HALF, second.view).params.depth_cutoff == 240.0
+    inverted = ws.set_invert(True)
+    with pytest.raises(StaleViewError):
+        ws.set_cutoffs(230.0, None, HALF, second.view)  # Invert reset the cutoffs: a new view
+    assert ws.set_cutoffs(None, None, HALF, inverted.view).params.invert
+
+
+def test_concurrent_events_on_one_workspace_never_mix_files(shared_exr_dir: Path):
+    """Live requests, option changes and file switches at once: every snapshot is one file with its own options."""
+    ws = Workspace(DepthParams(depth_cutoff="auto"))
+    ws.load([shared_exr_dir / F32, shared_exr_dir / HALF])
+    targets = {F32: 250.0, HALF: 260.0}
+    problems: list[str] = []
+    stop = threading.Event()
+
+    def switcher() -> None:
+        while not stop.is_set():
+            for key in targets:
+                ws.select(key)
+
+    def live() -> None:
+        for _ in range(300):
+            shown = ws.require_shown()
+            try:
+                after = ws.set_cutoffs(targets[shown.file.key], None, shown.file.key, shown.view)
+            except StaleViewError:
+                continue
+            if after.params.depth_cutoff != targets[after.file.key]:
+                problems.append(f"{after.file.key} got {after.params.depth_cutoff}")
+            preview = after.file.render_preview(after.params)
+            if preview.window.far != targets[after.file.key]:
+                problems.append(f"preview of {after.file.key} used far {preview.window.far}")
+
+    def options() -> None:
+        for index in range(300):
+            ws.update(mask=bool(index % 2))
+
+    threads = [threading.Thread(target=f) for f in (switcher, live, live, options)]
+    for thread in threads:
+        thread.start()
+    for thread in threads[1:]:
+        thread.join()
+    stop.set()
+    threads[0].join()
+    assert problems == []
+    for key, far in targets.items():
+        assert ws.params(key).depth_cutoff in (far, None) or ws.params(key).depth_cutoff == pytest.approx(
+            ws.get(key).suggestion(False).cutoff, abs=ws.get(key).step
+        )
 
 
 def test_without_a_file_every_action_says_what_to_do():
     ws = Workspace()
-    for action in (ws.preview, ws.full_maps, lambda: ws.update(mask=True), lambda: ws.pick(1, 1)):
+    for action in (ws.require_shown, lambda: ws.update(mask=True), lambda: ws.pick(1, 1)):
         with pytest.raises(ValueError, match="no file loaded"):
             action()
 
@@ -267,25 +362,26 @@ def test_each_file_keeps_its_own_options(shared_exr_dir: Path):
     ws.update(depth_cutoff=240.0, mask=True)
     ws.select(HALF)
     ws.update(depth_cutoff=260.0, bits=16)
-    assert ws.get(F32).params.depth_cutoff == 240.0 and ws.get(F32).params.mask
-    assert ws.get(HALF).params.depth_cutoff == 260.0 and not ws.get(HALF).params.mask
+    assert ws.params(F32).depth_cutoff == 240.0 and ws.params(F32).mask
+    assert ws.params(HALF).depth_cutoff == 260.0 and not ws.params(HALF).mask
     assert ws.select(F32).params.bits == 8
 
 
 def test_choosing_another_channel_reads_the_file_again(shared_exr_dir: Path):
     ws = Workspace()
     ws.load([shared_exr_dir / "oei_Beachball_singlepart_0001.exr"])
-    entry = ws.current
+    entry = ws.require_shown().file
     assert entry.channel == "Z" and "left.Z" in entry.channels
     ws.update(mask=True, bits=16)
+    view = ws.view
     other = ws.set_channel("left.Z")
-    assert other.channel == "left.Z" and ws.current is other
+    assert other.file.channel == "left.Z" and ws.require_shown().file is other.file and other.view == view + 1
     assert other.params.mask and other.params.bits == 16
-    assert not np.array_equal(other.preview_depth, entry.preview_depth)
-    assert other.full_maps().depth.shape == (1556, 2048)
+    assert not np.array_equal(other.file.preview_depth, entry.preview_depth)
+    assert full_maps(other).depth.shape == (1556, 2048)
     with pytest.raises(Exception, match="no channel named"):
         ws.set_channel("nope")
-    assert ws.current is other
+    assert ws.require_shown().file is other.file
 
 
 def test_a_file_without_a_recognisable_depth_channel_is_shown_on_r_with_a_warning(shared_exr_dir: Path):
@@ -295,12 +391,13 @@ def test_a_file_without_a_recognisable_depth_channel_is_shown_on_r_with_a_warnin
     assert result.loaded == [name] and not result.errors
     hint = "no depth channel recognised; showing R — pick the depth channel in the Channel menu"
     assert result.warnings == [f"{name}: {hint}"]
-    entry = ws.current
-    assert entry.channel == "R" and set(entry.channels) == {"R", "G", "B", "A"} and hint in entry.message
+    shown = ws.require_shown()
+    assert shown.file.channel == "R" and set(shown.file.channels) == {"R", "G", "B", "A"}
+    assert hint in file_info(shown)  # the warning stays readable in the file's info
     truth = read_depth(shared_exr_dir / name, "R")
-    assert np.array_equal(entry.full_maps().depth, render(truth, entry.params).depth)  # the outputs use R too
+    assert np.array_equal(full_maps(shown).depth, render(truth, shown.params).depth)  # the outputs use R too
     other = ws.set_channel("G")
-    assert other.channel == "G" and hint not in other.message
+    assert other.file.channel == "G" and hint not in file_info(other)
 
 
 def test_remove_forgets_the_file_and_shows_the_next(shared_exr_dir: Path):
@@ -309,19 +406,18 @@ def test_remove_forgets_the_file_and_shows_the_next(shared_exr_dir: Path):
     ws.remove(F32)
     assert ws.keys == [HALF] and ws.current_key == HALF
     ws.remove(HALF)
-    assert ws.keys == [] and ws.current is None
+    assert ws.keys == [] and ws.shown() is None
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Picking and the histogram payload
+# Picking and the file view
 
 
 def test_pick_reads_the_full_resolution_depth_under_a_preview_pixel(loaded: Workspace, shared_exr_dir: Path):
     truth = read_depth(shared_exr_dir / F32)
     info = loaded.pick(384, 384)
-    assert (info.x, info.y) == (600, 600) and loaded.current.rows[384] == 600
+    assert (info.x, info.y) == (600, 600) and loaded.require_shown().file.rows[384] == 600
     assert info.depth == pytest.approx(float(truth.depth[600, 600]))
-    assert loaded.picked == info
     assert loaded.pick(-5, 10_000).x == 0  # clamped into the image
 
 
@@ -335,13 +431,15 @@ def test_pick_on_background_says_so(tmp_path: Path):
     assert ws.pick(0, 0).depth is None
 
 
-def test_histogram_payload_is_json_and_describes_the_file(loaded: Workspace):
-    payload = json.loads(json.dumps(loaded.current.histogram_payload()))
-    stats = loaded.current.stats
+def test_the_file_view_is_json_and_names_the_file_and_view(loaded: Workspace):
+    shown = loaded.require_shown()
+    payload = json.loads(json.dumps(file_view(shown)))
+    stats = shown.file.stats
+    assert payload["key"] == F32 and payload["view"] == shown.view
     assert sum(payload["counts"]) == stats.valid_count and len(payload["counts"]) >= 256
     assert payload["slider_min"] <= stats.nearest and payload["slider_max"] >= stats.farthest
-    assert payload["suggestion"] == pytest.approx(loaded.current.suggestion.cutoff, abs=payload["step"])
-    assert payload["far"] == loaded.current.params.depth_cutoff
+    assert payload["suggestion"] == pytest.approx(shown.file.suggestion(False).cutoff, abs=payload["step"])
+    assert payload["far"] == shown.params.depth_cutoff
 
 
 def test_slider_steps_are_round_and_fine():
@@ -356,12 +454,11 @@ def test_slider_steps_are_round_and_fine():
 # Writing
 
 
-def test_write_current_writes_the_depth_png_and_the_mask_only_when_asked(loaded: Workspace, tmp_path, png_reader):
+def test_write_shown_writes_the_depth_png_and_the_mask_only_when_asked(loaded: Workspace, tmp_path, png_reader):
     out = tmp_path / "out"
-    written = loaded.write_current(out)
+    written = write_shown(loaded.require_shown(), out, loaded.protected())
     assert [p.name for p in written] == ["synthetic_daz_Y_f32_zip_1200.depth.png"]
-    loaded.update(mask=True, bits=16)
-    written = loaded.write_current(out)
+    written = write_shown(loaded.update(mask=True, bits=16), out, loaded.protected())
     assert sorted(p.name for p in written) == sorted(
         ["synthetic_daz_Y_f32_zip_1200.depth.png", "synthetic_daz_Y_f32_zip_1200.mask.png"]
     )
@@ -374,7 +471,7 @@ def test_upload_names_cannot_escape_the_output_folder(shared_exr_dir: Path, tmp_
     ws = Workspace()
     ws.load([(shared_exr_dir / F32, "../../evil.exr")])
     out = tmp_path / "out"
-    written = ws.write_current(out)
+    written = write_shown(ws.require_shown(), out, ws.protected())
     assert all(p.parent == out for p in written)
 
 
@@ -382,12 +479,12 @@ def test_write_all_reports_progress_and_keeps_going_after_a_failure(shared_exr_d
     ws = Workspace()
     ws.load([shared_exr_dir / F32, shared_exr_dir / HALF])
 
-    def broken() -> None:
+    def broken(params) -> None:
         raise ValueError("the near cutoff 5 must be nearer than the far end 3")
 
-    ws.get(F32).full_maps = broken  # type: ignore[method-assign]
+    ws.get(F32).render_full = broken  # type: ignore[method-assign]
     calls = []
-    result = ws.write_all(tmp_path, lambda done, total, name: calls.append((done, total, name)))
+    result = write_all(ws.everything(), tmp_path, ws.protected(), lambda *a: calls.append(a))
     assert calls == [(0, 2, F32), (1, 2, HALF), (2, 2, "")]
     assert [p.name for p in result.written] == ["synthetic_daz_Y_half_zip_1200.depth.png"]
     assert result.errors == [f"{F32}: the near cutoff 5 must be nearer than the far end 3"]
@@ -400,5 +497,27 @@ def test_outputs_never_overwrite_a_loaded_input(shared_exr_dir: Path, tmp_path: 
     ws = Workspace()
     ws.load([(clash, "scene.exr")])
     with pytest.raises(OSError, match="refusing to overwrite"):
-        ws.write_current(tmp_path)
+        write_shown(ws.require_shown(), tmp_path, ws.protected())
     assert clash.read_bytes() == (shared_exr_dir / F32).read_bytes()
+
+
+def test_an_unforeseen_failure_of_one_file_is_logged_and_the_others_still_load(
+    shared_exr_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from daz_depthmap.session import workspace
+
+    real = workspace.read_depth
+
+    def flaky(path, channel=None, max_pixels=None):
+        if Path(path).name == F32:
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")  # seen on fuzzed headers
+        return real(path, channel, max_pixels)
+
+    monkeypatch.setattr(workspace, "read_depth", flaky)
+    result = Workspace().load([shared_exr_dir / F32, shared_exr_dir / HALF])
+    assert result.loaded == [HALF]
+    assert result.errors == [
+        f"{F32}: could not be loaded (UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff "
+        "in position 0: invalid start byte)"
+    ]
+    assert any(r.levelname == "ERROR" and F32 in r.getMessage() and r.exc_info for r in caplog.records)

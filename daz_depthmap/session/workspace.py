@@ -1,0 +1,368 @@
+"""One user's files in the tab: the loaded files in order, each with its own options, and which one is shown.
+
+Plain Python, no gradio. Every change goes through a method here under one lock, and what a handler renders is a
+:class:`Shown` snapshot (file, options, view number) taken under that lock, so two events of one session running at
+once (the live preview and an option change, or a file switch) never mix one file's options with another's.
+
+The view number grows whenever the page must show a different file view (another file, a new channel, inverted
+input): live cutoff requests carry the number of the view they were made in, and one made in an older view is
+refused instead of moving the cutoffs of the file shown now.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..exr import DepthImage, DepthReadError, NoDepthChannelError, read_depth
+from ..mapping import DepthStats, depth_window
+from ..naming import StemClaims, safe_stem
+from ..params import DEFAULT_MAX_PIXELS, DepthParams
+from .loaded import PREVIEW_SIDE, LoadedFile, PixelInfo, round_to_step
+
+log = logging.getLogger(__name__)
+
+#: A file without a recognisable depth channel: at most this many of its channels are tried for valid depth.
+MAX_CHANNEL_TRIES = 8
+
+
+class StaleViewError(ValueError):
+    """A request made for a file view the page no longer shows (another file, or the same file reset since)."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A consistent snapshot of the file shown: the file, its options, its output stem and the view number."""
+
+    file: LoadedFile
+    params: DepthParams
+    stem: str
+    view: int
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Keys of the files that loaded, one message per file that did not, and warnings about loaded ones."""
+
+    loaded: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def settle_cutoffs(stats: DepthStats, params: DepthParams) -> DepthParams:
+    """The cutoffs of ``params`` as stored: at or beyond the ends of the valid range they mean "no cutoff".
+
+    Raises
+    ------
+    ValueError
+        When the near cutoff is not nearer than the far end of the window (the message says so).
+    """
+    far, near = params.depth_cutoff, params.near_cutoff
+    nearest, farthest = (stats.farthest, stats.nearest) if params.invert else (stats.nearest, stats.farthest)
+    beyond = (lambda a, b: a >= b) if not params.invert else (lambda a, b: a <= b)
+    if isinstance(far, (int, float)) and beyond(far, farthest):
+        far = None
+    if near is not None and beyond(nearest, near):
+        near = None
+    settled = params.with_(depth_cutoff=far, near_cutoff=near)
+    depth_window(stats, settled.depth_cutoff, settled.near_cutoff, settled.invert)  # type: ignore[arg-type]
+    return settled
+
+
+class Workspace:
+    """The files one user has loaded, in order, each with its options, and which one is shown.
+
+    Parameters
+    ----------
+    defaults:
+        Options every new file starts with. ``depth_cutoff``: a number is used as is; ``"auto"`` or ``None``
+        start at the suggested cutoff (the full range when there is none); ``"histo"`` starts at the full range.
+    max_pixels:
+        Larger images are refused before decoding.
+    preview_side:
+        Long side of the preview copies.
+    seed_source:
+        Draws the noise seed of a new file when ``defaults.seed`` is ``None`` (so preview and output match).
+    """
+
+    def __init__(
+        self,
+        defaults: DepthParams | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        preview_side: int = PREVIEW_SIDE,
+        seed_source: np.random.Generator | None = None,
+    ) -> None:
+        self.defaults = defaults or DepthParams()
+        self.max_pixels = max_pixels
+        self.preview_side = preview_side
+        self._files: list[LoadedFile] = []
+        self._params: dict[str, DepthParams] = {}
+        self._stems = StemClaims()
+        self._current: str | None = None
+        self._view = 0
+        self._rng = seed_source or np.random.default_rng()
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Reading
+
+    @property
+    def files(self) -> list[LoadedFile]:
+        with self._lock:
+            return list(self._files)
+
+    @property
+    def keys(self) -> list[str]:
+        return [f.key for f in self.files]
+
+    @property
+    def current_key(self) -> str | None:
+        return self._current
+
+    @property
+    def view(self) -> int:
+        return self._view
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the loaded files' arrays."""
+        return sum(f.nbytes for f in self.files)
+
+    def get(self, key: str) -> LoadedFile:
+        with self._lock:
+            found = next((f for f in self._files if f.key == key), None)
+        if found is None:
+            raise ValueError(f"no loaded file is called {key!r}")
+        return found
+
+    def params(self, key: str) -> DepthParams:
+        with self._lock:
+            return self._params[self.get(key).key]
+
+    def stem(self, key: str) -> str:
+        """The output stem of a loaded file (unique among this workspace's files)."""
+        with self._lock:
+            entry = self.get(key)
+            return self._stems.claim(safe_stem(entry.name), entry.key)
+
+    def shown(self) -> Shown | None:
+        """The file shown, its options, stem and the view number, taken together; ``None`` when nothing is loaded."""
+        with self._lock:
+            if self._current is None:
+                return None
+            entry = self.get(self._current)
+            return Shown(entry, self._params[entry.key], self.stem(entry.key), self._view)
+
+    def require_shown(self) -> Shown:
+        """:meth:`shown`, or ``ValueError`` with a message for the user when nothing is loaded."""
+        shown = self.shown()
+        if shown is None:
+            raise ValueError("no file loaded: drop one or more depth .exr files above first")
+        return shown
+
+    def everything(self) -> list[Shown]:
+        """A snapshot of every file with its options and stem (for Process all)."""
+        with self._lock:
+            return [Shown(f, self._params[f.key], self.stem(f.key), self._view) for f in self._files]
+
+    def protected(self) -> list[Path]:
+        """The files outputs must never overwrite: every loaded input."""
+        return [f.source for f in self.files]
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Loading
+
+    def _unique_key(self, name: str) -> str:
+        taken = set(self.keys)
+        if name not in taken:
+            return name
+        number = 2
+        while f"{name} ({number})" in taken:
+            number += 1
+        return f"{name} ({number})"
+
+    def _initial_params(self, entry: LoadedFile, channel: str | None) -> DepthParams:
+        defaults = self.defaults
+        suggestion = entry.suggestion(defaults.invert)
+        cutoff: float | None
+        if isinstance(defaults.depth_cutoff, (int, float)):
+            cutoff = float(defaults.depth_cutoff)
+        elif defaults.depth_cutoff == "histo":
+            cutoff = None
+        elif suggestion.cutoff is not None:  # rounded as the slider shows it, so preview and slider agree
+            cutoff = round_to_step(suggestion.cutoff, entry.step / 10)
+        else:
+            cutoff = None
+        seed = defaults.seed if defaults.seed is not None else int(self._rng.integers(0, 2**31 - 1))
+        params = defaults.with_(depth_cutoff=cutoff, near_cutoff=defaults.near_cutoff, seed=seed, channel=channel)
+        try:
+            return settle_cutoffs(entry.stats, params)
+        except ValueError:  # a default near cutoff that does not fit this file is dropped
+            return settle_cutoffs(entry.stats, params.with_(near_cutoff=None))
+
+    def _read(self, path: Path, name: str, channel: str | None) -> DepthImage:
+        image = read_depth(path, channel, self.max_pixels)
+        if name and name != image.name:
+            image = DepthImage(image.depth, image.valid, image.channel, image.channels, name, image.notes)
+        return image
+
+    def _open(self, key: str, path: Path, name: str, uploaded: bool) -> tuple[LoadedFile, str | None]:
+        """The loaded file and a warning (a file without a recognisable depth channel is shown on another)."""
+        try:
+            image = self._read(path, name, self.defaults.channel)
+            return LoadedFile(key, path, image, self.preview_side, self.max_pixels, uploaded), None
+        except NoDepthChannelError as problem:
+            red = [c for c in problem.channels if c == "R" or c.endswith((".R", "/R"))]
+            for channel in [*red, *(c for c in problem.channels if c not in red)][:MAX_CHANNEL_TRIES]:
+                try:
+                    image = self._read(path, name, channel)
+                    warning = (
+                        f"no depth channel recognised; showing {image.channel} — pick the depth channel in the "
+                        "Channel menu"
+                    )
+                    image = DepthImage(
+                        image.depth, image.valid, image.channel, image.channels, image.name, (warning, *image.notes)
+                    )
+                    return LoadedFile(key, path, image, self.preview_side, self.max_pixels, uploaded), warning
+                except DepthReadError:
+                    continue  # no valid depth in this channel: try the next
+            raise
+
+    def load(self, sources: Iterable[Any]) -> LoadResult:
+        """Load files in order; a file that fails gives a message and the others still load.
+
+        ``sources`` are paths or ``(path, shown name)`` pairs (an upload's path and its original name). The first
+        file loaded becomes the one shown. A file without a recognisable depth channel is shown on its R channel
+        (or its first one) with a warning, so the user can choose another.
+        """
+        result = LoadResult()
+        for source in sources:
+            uploaded = isinstance(source, tuple)
+            path, name = (Path(source[0]), source[1]) if uploaded else (Path(source), "")
+            name = name or path.name
+            try:
+                if not name.lower().endswith(".exr"):
+                    raise DepthReadError(Path(name), "not an .exr file (only OpenEXR depth files can be loaded)")
+                entry, warning = self._open(self._unique_key(name), path, name, uploaded)
+            except DepthReadError as exc:
+                result.errors.append(str(exc).replace(str(path), name))
+                continue
+            except MemoryError:
+                result.errors.append(f"{name}: not enough memory to load this image")
+                continue
+            except Exception as exc:  # a bug or an unforeseen failure: this file fails, logged; the others load
+                log.exception("daz_depthmap: loading %s failed", name)
+                result.errors.append(f"{name}: could not be loaded ({type(exc).__name__}: {exc})")
+                continue
+            if warning:
+                result.warnings.append(f"{name}: {warning}")
+            with self._lock:
+                self._files.append(entry)
+                self._params[entry.key] = self._initial_params(entry, self.defaults.channel)
+                self._stems.claim(safe_stem(entry.name), entry.key)  # in load order: the first keeps its name
+                if not result.loaded:
+                    self._current = entry.key
+                    self._view += 1
+            result.loaded.append(entry.key)
+        return result
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Changing what is shown
+
+    def select(self, key: str) -> Shown:
+        """Show another loaded file."""
+        with self._lock:
+            self.get(key)
+            if key != self._current:
+                self._current = key
+                self._view += 1
+            return self.require_shown()
+
+    def remove(self, key: str) -> LoadedFile:
+        """Forget a file (frees its memory); the next one (or the previous) is shown. Returns the removed file."""
+        with self._lock:
+            entry = self.get(key)
+            index = self._files.index(entry)
+            del self._files[index]
+            del self._params[key]
+            self._stems.release(key)
+            if self._current == key:
+                self._current = self._files[min(index, len(self._files) - 1)].key if self._files else None
+                self._view += 1
+            return entry
+
+    def set_channel(self, channel: str) -> Shown:
+        """Read the shown file again with another channel; its options are kept, its cutoffs start afresh."""
+        shown = self.require_shown()
+        entry = shown.file
+        if channel == entry.channel:
+            return shown
+        entry.require_source()
+        image = self._read(entry.source, entry.name, channel)
+        fresh = LoadedFile(entry.key, entry.source, image, self.preview_side, self.max_pixels, entry.uploaded)
+        kept = shown.params
+        params = self._initial_params(fresh, image.channel).with_(
+            compress_map=kept.compress_map,
+            mask=kept.mask,
+            noise=kept.noise,
+            seed=kept.seed,
+            bits=kept.bits,
+            invert=kept.invert,
+        )
+        with self._lock:
+            if entry not in self._files:
+                raise ValueError(f"{entry.name} was removed meanwhile")
+            self._files[self._files.index(entry)] = fresh
+            self._params[fresh.key] = settle_cutoffs(fresh.stats, params)
+            self._view += 1
+            return self.require_shown()
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Options
+
+    def update(self, **changes: Any) -> Shown:
+        """Change options of the shown file (``DepthParams`` field names) that keep its view.
+
+        Raises
+        ------
+        ValueError
+            With a message for the user: nothing loaded, a bad value, or a near cutoff not nearer than the far one.
+        """
+        with self._lock:
+            shown = self.require_shown()
+            self._params[shown.file.key] = settle_cutoffs(shown.file.stats, shown.params.with_(**changes))
+            return self.require_shown()
+
+    def set_invert(self, invert: bool) -> Shown:
+        """Read the shown file's values the other way round: the cutoffs start afresh, in a new view."""
+        with self._lock:
+            shown = self.require_shown()
+            self._params[shown.file.key] = shown.params.with_(invert=bool(invert), depth_cutoff=None, near_cutoff=None)
+            self._view += 1
+            return self.require_shown()
+
+    def set_cutoffs(self, far: float | None, near: float | None, key: str | None, view: int | None) -> Shown:
+        """Cutoffs from the page's live path, for the file view it showed when it sent them.
+
+        Raises
+        ------
+        StaleViewError
+            When ``key``/``view`` name another file or an older view of this one (nothing changes).
+        ValueError
+            When the near cutoff is not nearer than the far one (nothing changes).
+        """
+        with self._lock:
+            shown = self.require_shown()
+            if key is not None and key != shown.file.key or view is not None and view != shown.view:
+                raise StaleViewError(f"cutoffs for {key!r} (view {view}) arrived after the page showed another view")
+            return self.update(depth_cutoff=far, near_cutoff=near)
+
+    def pick(self, x: int, y: int) -> PixelInfo:
+        """What lies under preview pixel ``(x, y)`` of the shown file."""
+        return self.require_shown().file.pixel(x, y)
