@@ -8,8 +8,10 @@ page head and ``style.css`` at the end of the body, as the WebUI injects them (i
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -17,7 +19,9 @@ import gradio as gr
 from .cli import add_max_pixels_argument
 from .context import TabContext
 from .params import DEFAULT_MAX_PIXELS, DepthParams
-from .ui import build_tab
+from .routes import build_router
+from .session.store import MAX_IDLE_SECONDS, MAX_MEMORY_BYTES
+from .tab import build_tab, session_store
 
 #: The extension's root folder: ``javascript/`` and ``style.css`` live there, as the WebUI expects.
 EXTENSION_ROOT = Path(__file__).resolve().parent.parent
@@ -75,19 +79,29 @@ def offline_theme() -> gr.themes.ThemeClass:
     return gr.themes.Default(font=sans, font_mono=mono)
 
 
-def build_app(
-    files: Sequence[str | os.PathLike[str]] = (),
+def app_context(
     output_dir: str | os.PathLike[str] = "outputs",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     defaults: DepthParams | None = None,
-) -> gr.Blocks:
-    """The standalone Blocks: the tab, with ``files`` loaded into every new session, queue enabled."""
+    session_memory_mb: float = MAX_MEMORY_BYTES / 2**20,
+    session_idle_minutes: float = MAX_IDLE_SECONDS / 60,
+) -> TabContext:
+    """The standalone app's context, with its own store of sessions (closed, uploads deleted, at exit)."""
     ctx = TabContext(
         output_dir=Path(output_dir).resolve(),
         defaults=defaults or DepthParams(depth_cutoff="auto"),
         max_pixels=max_pixels,
     )
-    blocks = build_tab(ctx, initial_files=[Path(f) for f in files], theme=offline_theme())
+    sessions = session_store(ctx)
+    sessions.max_memory_bytes = int(session_memory_mb * 2**20)
+    sessions.max_idle_seconds = session_idle_minutes * 60
+    atexit.register(sessions.close)
+    return replace(ctx, sessions=sessions)
+
+
+def build_app(files: Sequence[str | os.PathLike[str]] = (), ctx: TabContext | None = None) -> gr.Blocks:
+    """The standalone Blocks: the tab, with ``files`` loaded into every new session, queue enabled."""
+    blocks = build_tab(ctx or app_context(), initial_files=[Path(f) for f in files], theme=offline_theme())
     blocks.queue(concurrency_count=4, api_open=False)
     return blocks
 
@@ -104,6 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--out-dir", "--out_dir", type=Path, default=Path("outputs"), help="where PNGs are written (default ./outputs)"
     )
     add_max_pixels_argument(parser)
+    parser.add_argument(
+        "--session-memory-mb",
+        type=float,
+        default=MAX_MEMORY_BYTES / 2**20,
+        help="memory all browser sessions' files may hold together before the least recently used are released "
+        f"(default {MAX_MEMORY_BYTES // 2**20})",
+    )
+    parser.add_argument(
+        "--session-idle-minutes",
+        type=float,
+        default=MAX_IDLE_SECONDS / 60,
+        help=f"release a browser session's files after this long without use (default {MAX_IDLE_SECONDS // 60})",
+    )
     return parser
 
 
@@ -112,10 +139,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in args.files:
         if not Path(name).is_file():
             print(f"warning: {name}: file not found (each session will show this)")
-    blocks = build_app(args.files, args.out_dir, args.max_pixels)
+    ctx = app_context(args.out_dir, args.max_pixels, None, args.session_memory_mb, args.session_idle_minutes)
+    blocks = build_app(args.files, ctx)
     inject_client_files(blocks, *page_additions())
     print(f"DAZ depth map: http://{args.host}:{args.port}/  (outputs go to {Path(args.out_dir).resolve()})")
-    blocks.launch(server_name=args.host, server_port=args.port, show_api=False, quiet=True)
+    app, _, _ = blocks.launch(
+        server_name=args.host, server_port=args.port, show_api=False, quiet=True, prevent_thread_lock=True
+    )
+    app.include_router(build_router(lambda: ctx.sessions))
+    blocks.block_thread()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,15 @@
-/* DAZ depth map tab: shared helpers and start-up.
+/* DAZ depth map tab: the namespace, the tab roots, and the events the other files talk through.
  *
  * Works in the AUTOMATIC1111 WebUI (which provides gradioApp() and onUiLoaded() from its script.js) and in the
  * standalone app (which does not: small fallbacks below). Every other daz_depthmap_*.js file registers a setup
- * function in dazDepthmap.concerns; each runs once per tab root (an element with class "dazdm-root").
+ * function in dazDepthmap.concerns; each runs once per tab root (an element with class "dazdm-root"). The files
+ * never call each other's functions: they dispatch and listen to events on the tab root —
+ *   dazdm:view       {detail: view}        a new file view from the server (histogram data, key, view number)
+ *   dazdm:set-cutoff {detail: {which, value}}  someone (histogram, a picked pixel, the suggestion) sets a cutoff
+ *   dazdm:cutoffs    {}                     the cutoff inputs changed (typing, dragging, or a set-cutoff)
+ *   dazdm:reply      {detail: reply}        the server answered a live request
+ *   dazdm:pointer    {detail: {hover, dragging}}  the pointer over the histogram (x in CSS pixels, or null)
+ * gradio's client functions (the `_js` of events) enter through dazDepthmap.fileView / setCutoff / live.done.
  */
 (function () {
     "use strict";
@@ -28,9 +35,17 @@
     /** Per-root state object, kept across redraws and server updates. */
     ns.stateOf = function (prefix) {
         if (!ns.state[prefix]) {
-            ns.state[prefix] = {};
+            ns.state[prefix] = { view: null };
         }
         return ns.state[prefix];
+    };
+
+    /** Dispatch one of the tab's events on its root. */
+    ns.emit = function (prefix, name, detail) {
+        const root = ns.root(prefix);
+        if (root) {
+            root.dispatchEvent(new CustomEvent(name, { detail: detail }));
+        }
     };
 
     /** Set an input's value and send the event gradio's components listen to. */
@@ -81,6 +96,39 @@
         return value.toExponential(3);
     };
 
+    /** gradio: the server sent a new file view (JSON text of the hidden "histogram data" box). */
+    ns.fileView = function (prefix, text) {
+        let view = null;
+        try {
+            view = JSON.parse(text || "null");
+        } catch (error) {
+            view = null;
+        }
+        ns.stateOf(prefix).view = view;
+        ns.emit(prefix, "dazdm:view", view);
+        return [];
+    };
+
+    /** gradio: a button sets a cutoff (`which`: "far" or "near") to `value`. */
+    ns.setCutoff = function (prefix, which, value) {
+        ns.emit(prefix, "dazdm:set-cutoff", { which: which, value: value });
+        return [];
+    };
+
+    /** A closed page releases its sessions on the server at once (their files are of no use to anyone now). */
+    function releaseSessions(event) {
+        if (event.persisted || !navigator.sendBeacon) {
+            return; // kept for the back button: the server releases it later, when unused for long
+        }
+        Object.keys(ns.state).forEach(function (prefix) {
+            const view = ns.state[prefix].view;
+            if (view && view.session) {
+                const path = "daz-depthmap/v1/sessions/" + encodeURIComponent(view.session) + "/release";
+                navigator.sendBeacon(new URL(path, document.baseURI));
+            }
+        });
+    }
+
     function setupRoots() {
         const roots = ns.app().querySelectorAll(".dazdm-root:not([data-dazdm-ready])");
         roots.forEach(function (root) {
@@ -119,6 +167,7 @@
 
     if (!ns.started) {
         ns.started = true;
+        window.addEventListener("pagehide", releaseSessions);
         if (typeof window.onUiLoaded === "function") {
             window.onUiLoaded(watchForRoots);
         } else if (document.readyState === "loading") {

@@ -1,9 +1,13 @@
 /* DAZ depth map tab: the live preview path for the cutoffs.
  *
- * The cutoff slider, its number box and the near cutoff are not wired to the server. This file watches them and
- * sends the latest values through the hidden "live request" textbox, one request at a time: while a preview is
- * on its way, further moves only mark the values as changed, and the newest values go out when it arrives. So a
- * drag never builds a queue of stale renders, and the last position is always rendered.
+ * The cutoff slider, its number box and the near cutoff are not wired to the server. This file owns them: it
+ * writes cutoffs others set (dazdm:set-cutoff), watches the user's edits, and sends the latest values through the
+ * hidden "live request" textbox, one request at a time. While a preview is on its way, further moves only mark the
+ * values as changed; the newest values go out when it arrives. Each request names the file view it was made in
+ * (key and view number), so one still on its way when the page switches files changes nothing there.
+ *
+ * gradio 3 ignores a trigger while the same event is pending: a request resent by the watchdog during a slow
+ * render is dropped. So an answer to anything but the newest request puts the newest values back in the queue.
  */
 (function () {
     "use strict";
@@ -12,7 +16,7 @@
     ns.concerns = ns.concerns || [];
     const live = (ns.live = ns.live || {});
 
-    /** A request unanswered this long is sent again (gradio 3 drops a trigger while the same event is pending). */
+    /** A request unanswered this long is sent again (the answer may be lost, or the render slow). */
     const WATCHDOG_MS = 4000;
     /** Latencies kept per tab, for the tests and for curious users (dazDepthmap.live.latencies(prefix)). */
     const KEEP = 200;
@@ -21,16 +25,16 @@
         const state = ns.stateOf(prefix);
         if (!state.live) {
             state.live = {
-                seq: 0,
+                seq: 0, // the newest request sent
                 inFlight: 0, // seq of the request on its way, 0 when none
-                pending: false,
+                dirty: false, // the inputs changed since the newest request
                 changedAt: null, // time of the oldest change not sent yet
                 sentAt: {},
+                sent: {}, // seq -> the cutoffs that request carried
                 latencies: [],
                 watchdog: null,
                 lastReply: null,
-                sentValues: {}, // seq -> the cutoffs that request carried
-                restoring: false, // true while we write the cutoffs in use back into the inputs
+                restoring: false, // true while the cutoffs in use are written back into the inputs
             };
         }
         return state.live;
@@ -43,7 +47,12 @@
     function send(prefix) {
         const s = liveState(prefix);
         const root = ns.root(prefix);
-        if (!root || s.inFlight || !s.pending) {
+        if (!root || s.inFlight || !s.dirty) {
+            return;
+        }
+        const view = ns.stateOf(prefix).view;
+        if (!view || view.key === null || view.key === undefined) {
+            s.dirty = false; // nothing loaded: nothing to preview
             return;
         }
         const box = requestBox(root);
@@ -53,27 +62,26 @@
         }
         const cutoffs = ns.cutoffs(root);
         s.seq += 1;
-        s.pending = false;
+        s.dirty = false;
         s.inFlight = s.seq;
         const now = performance.now();
         s.sentAt[s.seq] = { changed: s.changedAt !== null ? s.changedAt : now, sent: now };
-        s.sentValues = {};
-        s.sentValues[s.seq] = cutoffs;
+        s.sent = {};
+        s.sent[s.seq] = cutoffs;
         s.changedAt = null;
-        ns.setInputValue(box, JSON.stringify({ seq: s.seq, far: cutoffs.far, near: cutoffs.near }));
+        const request = { seq: s.seq, key: view.key, view: view.view, far: cutoffs.far, near: cutoffs.near };
+        ns.setInputValue(box, JSON.stringify(request));
         clearTimeout(s.watchdog);
         s.watchdog = setTimeout(function () {
-            // no answer: either a slow render (the resend is then dropped by gradio as a duplicate) or a lost one
             s.inFlight = 0;
-            s.pending = true;
+            s.dirty = true;
             send(prefix);
         }, WATCHDOG_MS);
     }
 
-    /** Note that a cutoff changed; the values are read from the inputs when the request goes out. */
-    live.changed = function (prefix) {
+    function changed(prefix) {
         const s = liveState(prefix);
-        s.pending = true;
+        s.dirty = true;
         if (s.changedAt === null) {
             s.changedAt = performance.now();
         }
@@ -81,9 +89,9 @@
         setTimeout(function () {
             send(prefix);
         }, 0);
-    };
+    }
 
-    /** Called (through the hidden "live done" textbox) when the server has answered a live request. */
+    /** gradio: the server answered a live request (through the hidden "live done" textbox). */
     live.done = function (prefix, text) {
         const s = liveState(prefix);
         let reply;
@@ -97,7 +105,7 @@
         }
         const times = s.sentAt[reply.seq];
         delete s.sentAt[reply.seq];
-        if (times !== undefined) {
+        if (times !== undefined && !reply.stale) {
             const now = performance.now();
             s.latencies.push({
                 seq: reply.seq,
@@ -109,18 +117,20 @@
                 s.latencies.shift();
             }
         }
-        s.lastReply = reply;
-        const sent = s.sentValues[reply.seq];
-        delete s.sentValues[reply.seq];
-        if (reply.error && reply.far !== undefined && sent && !s.pending) {
-            restore(prefix, sent, reply);
+        if (reply.seq !== s.seq) {
+            s.dirty = true; // an older request's answer: the newest values may never have reached the server
+        }
+        const sent = s.sent[reply.seq];
+        if (!reply.stale) {
+            s.lastReply = reply;
+            if (reply.error && reply.far !== undefined && sent && !s.dirty) {
+                restore(prefix, sent, reply);
+            }
+            ns.emit(prefix, "dazdm:reply", reply);
         }
         // any answer frees the path: at most one request is on its way, or a resend that gradio dropped
         s.inFlight = 0;
         clearTimeout(s.watchdog);
-        if (ns.histogram && ns.histogram.liveReply) {
-            ns.histogram.liveReply(prefix, reply);
-        }
         // gradio still counts the event as pending while it hands us its output, and would drop a trigger now
         setTimeout(function () {
             send(prefix);
@@ -150,41 +160,34 @@
         s.restoring = true;
         try {
             if (!sameValue(shown.far, reply.far)) {
-                live.setFar(prefix, reply.far);
+                write(root, "far", reply.far);
             }
             if (!sameValue(shown.near, reply.near === undefined ? null : reply.near)) {
-                live.setNear(prefix, reply.near);
+                write(root, "near", reply.near);
             }
         } finally {
             s.restoring = false;
         }
     }
 
-    /** Set the far cutoff (from the histogram, a picked pixel or the suggestion) as if typed in its box. */
-    live.setFar = function (prefix, value) {
-        const root = ns.root(prefix);
-        if (!root || value === null || value === undefined || !Number.isFinite(Number(value))) {
-            return [];
-        }
+    /** Write a cutoff into its input as if typed there (an empty near cutoff means "the nearest depth"). */
+    function write(root, which, value) {
         const inputs = ns.cutoffInputs(root);
-        if (inputs.number) {
-            ns.setInputValue(inputs.number, String(Number(value)));
-        } else if (inputs.range) {
-            ns.setInputValue(inputs.range, String(Number(value)));
+        if (which === "near") {
+            if (inputs.near) {
+                const empty = value === null || value === undefined || value === "";
+                ns.setInputValue(inputs.near, empty ? "" : String(Number(value)));
+            }
+            return;
         }
-        return [];
-    };
-
-    /** Set the near cutoff; an empty value means "the nearest depth". */
-    live.setNear = function (prefix, value) {
-        const root = ns.root(prefix);
-        const inputs = root ? ns.cutoffInputs(root) : {};
-        if (inputs.near) {
-            const empty = value === null || value === undefined || value === "";
-            ns.setInputValue(inputs.near, empty ? "" : String(Number(value)));
+        if (value === null || value === undefined || !Number.isFinite(Number(value))) {
+            return;
         }
-        return [];
-    };
+        const input = inputs.number || inputs.range;
+        if (input) {
+            ns.setInputValue(input, String(Number(value)));
+        }
+    }
 
     /** Latencies so far: [{seq, ms: first unsent change to preview, round_trip_ms: request to preview, server_ms}]. */
     live.latencies = function (prefix) {
@@ -194,14 +197,7 @@
     /** True while a preview request is on its way or a change waits to be sent. */
     live.busy = function (prefix) {
         const s = liveState(prefix);
-        return Boolean(s.inFlight || s.pending);
-    };
-
-    /** A new file view from the server resets the request bookkeeping (its slider values are already shown). */
-    live.reset = function (prefix) {
-        const s = liveState(prefix);
-        s.pending = false;
-        s.changedAt = null;
+        return Boolean(s.inFlight || s.dirty);
     };
 
     ns.concerns.push(function setupLive(root) {
@@ -209,9 +205,22 @@
         root.addEventListener("input", function (event) {
             const target = event.target;
             const cutoff = target && target.closest && target.closest(".dazdm-cutoff, .dazdm-near");
-            if (cutoff && !liveState(prefix).restoring) {
-                live.changed(prefix);
+            if (!cutoff) {
+                return;
             }
+            ns.emit(prefix, "dazdm:cutoffs", null);
+            if (!liveState(prefix).restoring) {
+                changed(prefix);
+            }
+        });
+        root.addEventListener("dazdm:set-cutoff", function (event) {
+            write(root, event.detail.which, event.detail.value);
+        });
+        root.addEventListener("dazdm:view", function () {
+            // a new file view: its cutoffs are what the server set; nothing waits to be sent for the old one
+            const s = liveState(prefix);
+            s.dirty = false;
+            s.changedAt = null;
         });
     });
 })();

@@ -36,26 +36,37 @@ def _free_port() -> int:
 
 
 class App:
-    """A running standalone app: its URL and its output folder."""
+    """A running standalone app: its URL, its output folder and its temporary folder."""
 
-    def __init__(self, url: str, out_dir: Path, process: subprocess.Popen[bytes], log: Path) -> None:
+    def __init__(self, url: str, out_dir: Path, process: subprocess.Popen[bytes], log: Path, temp: Path) -> None:
         self.url = url
         self.out_dir = out_dir
         self.process = process
         self.log = log
+        self.temp = temp
+
+    def uploads(self) -> list[Path]:
+        """The files the app's session store holds (one per upload of every live session)."""
+        return sorted(p for p in self.temp.glob("daz_depthmap-uploads-*/*/*") if p.is_file())
+
+    def gradio_files(self) -> list[Path]:
+        """Files left in gradio's own temporary folder (its copies of uploads)."""
+        return sorted(p for p in (self.temp / "gradio").rglob("*") if p.is_file())
 
 
-@pytest.fixture(scope="session")
-def app() -> Iterator[App]:
-    """``python -m daz_depthmap.app`` on a free port, outputs in a temporary folder."""
+def start_app(command: list[str]) -> Iterator[App]:
+    """Run an app command (``python ARGS --port P --out-dir D``) until the generator is closed."""
     work = Path(tempfile.mkdtemp(prefix="dazdm-browser-"))
     port = _free_port()
     out_dir = work / "outputs"
     log = work / "app.log"
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), GRADIO_ANALYTICS_ENABLED="False")
+    temp = work / "tmp"  # the app's temporary files (gradio's uploads, the session store's), to look at
+    temp.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(temp))
+    env.pop("GRADIO_TEMP_DIR", None)
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daz_depthmap.app", "--port", str(port), "--out-dir", str(out_dir)],
+            [sys.executable, *command, "--port", str(port), "--out-dir", str(out_dir)],
             cwd=work,
             env=env,
             stdout=sink,
@@ -74,13 +85,25 @@ def app() -> Iterator[App]:
             process.kill()
             pytest.fail(f"the app did not start:\n{log.read_text(errors='replace')}", pytrace=False)
         time.sleep(0.25)
-    yield App(url, out_dir, process, log)
+    yield App(url, out_dir, process, log, temp)
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
     shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[App]:
+    """``python -m daz_depthmap.app`` on a free port, outputs in a temporary folder."""
+    yield from start_app(["-m", "daz_depthmap.app"])
+
+
+@pytest.fixture(scope="session")
+def slow_app() -> Iterator[App]:
+    """The app whose preview renders take 5 s for a far cutoff of exactly 280 (``slow_app.py``)."""
+    yield from start_app([str(Path(__file__).with_name("slow_app.py"))])
 
 
 @pytest.fixture(scope="session")
@@ -112,8 +135,10 @@ def _stay_local(route: object) -> None:
         route.abort()  # type: ignore[attr-defined]
 
 
-def _open_tab(context: object, app: App, query: str = "") -> object:
+def _open_tab(context: object, app: App, query: str = "", init_script: str | None = None) -> object:
     page = context.new_page()  # type: ignore[attr-defined]
+    if init_script:
+        page.add_init_script(init_script)
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.route("**/*", _stay_local)
@@ -124,7 +149,8 @@ def _open_tab(context: object, app: App, query: str = "") -> object:
 
 @pytest.fixture(scope="session")
 def open_tab() -> Callable[..., object]:
-    """``open_tab(context, app, query="")``: a new page on the app with the tab rendered and our scripts set up.
+    """``open_tab(context, app, query="", init_script=None)``: a new page on the app with the tab rendered and our
+    scripts set up (``init_script`` runs before the page's own scripts).
 
     JavaScript errors on the page are collected in ``page.errors``.
     """

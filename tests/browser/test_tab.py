@@ -129,7 +129,7 @@ def test_upload_shows_file_info_histogram_and_preview(page, artifacts: Path):
     assert page.locator(f"#{P}_files label").all_inner_texts() == [FILE]
     info = page.inner_text(f"#{P}_info")
     assert "1200 × 1200 px" in info and "channel Y" in info and "background px" in info
-    data = page.evaluate("(p) => dazDepthmap.histogram.data(p)", P)
+    data = page.evaluate("(p) => dazDepthmap.stateOf(p).view", P)
     assert data["key"] == FILE and len(data["counts"]) >= 256
     assert 598 < data["farthest"] < 610 and 169 < data["nearest"] < 171
     # the canvas really has bars: many opaque pixels
@@ -212,7 +212,7 @@ def test_histogram_click_sets_the_cutoff_to_the_clicked_depth(page, artifacts: P
     # the log toggle redraws without errors, and "Use suggestion" puts the suggestion back
     page.click(f"#{P} .dazdm-log")
     page.click(f"#{P} .dazdm-log")
-    suggestion = page.evaluate("(p) => dazDepthmap.histogram.data(p).suggestion", P)
+    suggestion = page.evaluate("(p) => dazDepthmap.stateOf(p).view.suggestion", P)
     page.click(f"#{P} .dazdm-use-suggestion")
     assert cutoff(page) == pytest.approx(suggestion, abs=1e-6)
     assert wait_preview_settled(page)["far"] == pytest.approx(suggestion, abs=1e-6)
@@ -284,13 +284,15 @@ def saved_png(page, app, png_reader, click) -> np.ndarray:
     return png_reader(target)
 
 
-def test_a_click_on_save_right_after_typing_a_seed_is_not_lost(page, app, png_reader, artifacts: Path):
-    page.fill(f"#{P}_seed input", "4242")
-    # a hand's click: the press blurs the seed box (which sends the options), the release comes 150 ms later
-    png = saved_png(page, app, png_reader, lambda: page.click(f"#{P}_save", delay=150))
+@pytest.mark.parametrize("delay", [0, 150, 600])
+def test_a_click_on_save_right_after_typing_a_seed_is_not_lost(page, app, png_reader, artifacts: Path, delay: int):
+    """The press blurs the seed box (which sends the options); the release comes at once (a script), after a hand's
+    150 ms, or after the options' answer has arrived: the click must land every time."""
+    page.fill(f"#{P}_seed input", str(4242 + delay))
+    png = saved_png(page, app, png_reader, lambda: page.click(f"#{P}_save", delay=delay))
     assert png.shape == (1200, 1200)
     page.wait_for_function("(sel) => document.querySelector(sel).innerText.includes('Wrote')", arg=f"#{P}_status")
-    page.screenshot(path=str(artifacts / "tab_seed_then_save.png"))
+    page.screenshot(path=str(artifacts / f"tab_seed_then_save_{delay}ms.png"))
 
 
 def test_a_rejected_near_cutoff_is_replaced_by_the_one_in_use(page, app, truth, png_reader):
@@ -389,5 +391,98 @@ def test_live_preview_on_a_4096_image_reports_latency(browser, app, open_tab, tm
         print(f"[latency] {events} slider input events became {sent} preview requests")
         page.screenshot(path=str(artifacts / "tab_4096.png"))
         assert not page.errors
+    finally:
+        page.close()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The live path against a slow server and across file switches
+
+
+def test_a_render_slower_than_the_watchdog_still_ends_on_the_newest_cutoff(
+    browser, slow_app, open_tab, shared_exr_dir: Path, truth, png_reader, artifacts: Path
+):
+    """A 280 render takes 5 s; the move to 240 made meanwhile is resent by the watchdog at 4 s and dropped by gradio
+    (the event is still pending). The answer for 280 must put 240 back in the queue: the inputs said 240 while the
+    server kept 280, and Save wrote 280."""
+    depth, valid = truth
+    page = open_tab(browser, slow_app)
+    try:
+        page.set_input_files(f"#{P}_upload input[type=file]", str(shared_exr_dir / FILE))
+        page.wait_for_selector(PREVIEW, timeout=30_000)
+        page.fill(NUMBER, "280")  # slow
+        page.wait_for_timeout(300)
+        page.fill(NUMBER, "240")  # while 280 renders
+        reply = wait_preview_settled(page, timeout=30_000)
+        assert reply["far"] == pytest.approx(240)
+        sent = page.evaluate("(p) => dazDepthmap.state[p].live.seq", P)
+        assert sent >= 3, "the newest value went out again after the slow answer"
+        png = saved_png(page, slow_app, png_reader, lambda: page.click(f"#{P}_save"))
+        behind = valid & (depth > 245) & (depth < 275)
+        assert behind.any() and png[behind].max() == 0, "Save writes the cutoff the inputs show (240), not 280"
+        page.screenshot(path=str(artifacts / "tab_slow_render.png"))
+        assert not page.errors
+    finally:
+        page.close()
+
+
+def test_a_cutoff_on_its_way_when_the_page_switches_files_lands_nowhere(browser, app, open_tab, shared_exr_dir: Path):
+    """A live request still travelling when the user picks another file used to set that file's cutoff."""
+    half = "synthetic_daz_Y_half_zip_1200.exr"
+    # gradio's client keeps the fetch it found at start: wrap it first, to make queue-less requests (the live
+    # path's) travel window.__delayPredict ms
+    slow_network = """(() => { const real = window.fetch; window.__delayPredict = 0;
+        window.fetch = async (url, options) => {
+            if (window.__delayPredict && String(url).includes('/run/predict')) {
+                await new Promise((resolve) => setTimeout(resolve, window.__delayPredict));
+            }
+            return real(url, options);
+        }; })();"""
+    page = open_tab(browser, app, init_script=slow_network)
+    try:
+        page.set_input_files(f"#{P}_upload input[type=file]", [str(shared_exr_dir / FILE), str(shared_exr_dir / half)])
+        page.wait_for_selector(PREVIEW, timeout=30_000)
+        first_far = cutoff(page)
+        page.locator(f"#{P}_files label", has_text=half).click()  # show the second file, then back to the first
+        page.wait_for_function("(p) => dazDepthmap.stateOf(p).view.key.startsWith('synthetic_daz_Y_half')", arg=P)
+        half_far = cutoff(page)
+        page.locator(f"#{P}_files label", has_text=FILE).click()
+        page.wait_for_function("([p, k]) => dazDepthmap.stateOf(p).view.key === k", arg=[P, FILE])
+        page.evaluate("() => { window.__delayPredict = 1500; }")  # the next live request travels 1.5 s
+        page.fill(NUMBER, "233")
+        page.wait_for_timeout(100)
+        page.locator(f"#{P}_files label", has_text=half).click()  # the switch overtakes the request
+        page.wait_for_timeout(3000)  # the request has arrived and been answered
+        assert page.evaluate("(p) => dazDepthmap.stateOf(p).view.key", P) == half
+        # what the server holds for each file shows when the page switches to it
+        page.locator(f"#{P}_files label", has_text=FILE).click()
+        page.wait_for_function("([p, k]) => dazDepthmap.stateOf(p).view.key === k", arg=[P, FILE])
+        page.wait_for_timeout(300)
+        assert cutoff(page) == pytest.approx(first_far), "the first file did not take it after the switch"
+        page.locator(f"#{P}_files label", has_text=half).click()
+        page.wait_for_function("([p, k]) => dazDepthmap.stateOf(p).view.key === k", arg=[P, half])
+        page.wait_for_timeout(300)
+        assert cutoff(page) == pytest.approx(half_far), "nor did the file shown when it arrived"
+        assert not page.errors
+    finally:
+        page.close()
+
+
+def test_uploads_are_kept_once_and_a_closed_page_releases_its_files(browser, app, open_tab, shared_exr_dir: Path):
+    """gradio kept two copies of every upload (and an empty file) and never deleted any, nor any session's data."""
+    page = open_tab(browser, app)
+    before = set(app.uploads())
+    try:
+        page.set_input_files(f"#{P}_upload input[type=file]", str(shared_exr_dir / FILE))
+        page.wait_for_selector(PREVIEW, timeout=30_000)
+        mine = set(app.uploads()) - before
+        assert len(mine) == 1 and next(iter(mine)).stat().st_size == (shared_exr_dir / FILE).stat().st_size
+        assert not any(p.name == FILE for p in app.gradio_files()), "gradio's copies are gone"
+        page.goto("about:blank")  # the page goes away: it tells the server
+        for _ in range(50):
+            if not mine & set(app.uploads()):
+                break
+            page.wait_for_timeout(100)
+        assert not mine & set(app.uploads()), "the closed page's session and its upload were released"
     finally:
         page.close()

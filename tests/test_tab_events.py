@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,11 +16,13 @@ import numpy as np
 import pytest
 
 from daz_depthmap import app as standalone
-from daz_depthmap.context import FullMaps, TabContext, TabHandles
+from daz_depthmap.context import TabContext, TabHandles
 from daz_depthmap.params import DepthParams
+from daz_depthmap.session.store import SessionStore
+from daz_depthmap.session.workspace import Workspace
 from daz_depthmap.synthetic import daz_like_depth
-from daz_depthmap.ui import build_tab, js_listener
-from daz_depthmap.workspace import Workspace
+from daz_depthmap.tab import build_tab, session_store
+from daz_depthmap.tab.compat import js
 
 F32 = "synthetic_daz_Y_f32_zip_1200.exr"
 P = "dzt"
@@ -27,12 +33,25 @@ P = "dzt"
 
 
 class Tab:
-    """A built tab and a way to run its events in-process; results are keyed by elem_id suffix."""
+    """A built tab and a way to run its events in-process; results are keyed by elem_id suffix, the session's
+    token is kept as gradio keeps it in the page's ``gr.State``."""
 
     def __init__(self, blocks: gr.Blocks, ctx: TabContext) -> None:
         self.blocks = blocks
         self.ctx = ctx
         self.session: object = None
+
+    @property
+    def sessions(self) -> SessionStore:
+        assert self.ctx.sessions is not None
+        return self.ctx.sessions
+
+    @property
+    def ws(self) -> Workspace:
+        """The workspace the page's token opens."""
+        found = self.sessions.get(self.session)
+        assert found is not None, "the page has no session"
+        return found.workspace
 
     def component(self, name: str) -> object:
         return next(b for b in self.blocks.blocks.values() if getattr(b, "elem_id", None) == f"{P}_{name}")
@@ -56,13 +75,19 @@ class Tab:
         return out
 
     def upload(self, *paths: Path, names: tuple[str, ...] = ()) -> dict[str, object]:
-        files = [
-            SimpleNamespace(name=str(p), orig_name=n)
-            for p, n in zip(paths, names or [p.name for p in paths], strict=True)
-        ]
+        """Upload copies of ``paths`` (the tab takes ownership of what it is given, as of gradio's temp files)."""
+        files = []
+        for path, name in zip(paths, names or [p.name for p in paths], strict=True):
+            copy = Path(tempfile.mkdtemp(prefix="dazdm-test-upload-")) / name
+            shutil.copyfile(path, copy)
+            files.append(SimpleNamespace(name=str(copy), orig_name=name))
         return self.run("upload", "upload", self.session, files)
 
     def live(self, **request: object) -> dict:
+        """A live request; ``key`` and ``view`` default to the file view shown."""
+        shown = self.ws.shown() if self.sessions.get(self.session) else None
+        if shown is not None:
+            request = {"key": shown.file.key, "view": shown.view, **request}
         out = self.run("live_request", "input", self.session, json.dumps(request))
         return {**out, "reply": json.loads(out["live_done"])}
 
@@ -77,15 +102,22 @@ def _value(update: object) -> object:
 
 
 @pytest.fixture
-def tab(tmp_path: Path) -> Tab:
-    ctx = TabContext(output_dir=tmp_path / "outputs", defaults=DepthParams(depth_cutoff="auto"), elem_prefix=P)
-    return Tab(build_tab(ctx), ctx)
+def tab(tmp_path: Path) -> Iterator[Tab]:
+    ctx = _with_store(
+        TabContext(output_dir=tmp_path / "outputs", defaults=DepthParams(depth_cutoff="auto"), elem_prefix=P)
+    )
+    yield Tab(build_tab(ctx), ctx)
+    ctx.sessions.close()
+
+
+def _with_store(ctx: TabContext) -> TabContext:
+    return replace(ctx, sessions=session_store(ctx))
 
 
 @pytest.fixture
 def loaded(tab: Tab, shared_exr_dir: Path) -> Tab:
     out = tab.upload(shared_exr_dir / F32)
-    assert isinstance(tab.session, Workspace) and out["files"]["value"] == F32
+    assert isinstance(tab.session, str) and out["files"]["value"] == F32
     return tab
 
 
@@ -109,19 +141,15 @@ def test_every_element_id_carries_the_prefix_and_the_root_has_it_alone(tab: Tab)
     assert len(ids) == len(set(ids))
 
 
-def test_the_host_gets_the_session_the_status_line_and_full_maps(tmp_path: Path, shared_exr_dir: Path):
+def test_the_host_gets_the_session_the_status_line_and_the_store(tmp_path: Path, shared_exr_dir: Path):
     seen: list[TabHandles] = []
-    ctx = TabContext(output_dir=tmp_path, elem_prefix=P, add_controls=seen.append)
+    ctx = _with_store(TabContext(output_dir=tmp_path, elem_prefix=P, add_controls=seen.append))
     tab = Tab(build_tab(ctx), ctx)
     (handles,) = seen
     assert isinstance(handles.session, gr.State) and isinstance(handles.status, gr.Markdown)
-    assert handles.status.elem_id == f"{P}_status"
-    with pytest.raises(ValueError, match="no file loaded"):
-        handles.full_maps(None)
+    assert handles.status.elem_id == f"{P}_status" and handles.sessions is ctx.sessions
     tab.upload(shared_exr_dir / F32)
-    maps = handles.full_maps(tab.session)
-    assert isinstance(maps, FullMaps) and (maps.width, maps.height) == (1200, 1200)
-    assert maps.name == "synthetic_daz_Y_f32_zip_1200" and maps.depth.max() == 255 and maps.mask.max() == 255
+    assert handles.sessions.get(tab.session).workspace.keys == [F32]
 
 
 def test_gradio_finds_the_click_position_and_the_progress_bar_parameters(tab: Tab):
@@ -135,16 +163,18 @@ def test_gradio_finds_the_click_position_and_the_progress_bar_parameters(tab: Ta
 
 
 def test_client_functions_use_the_keyword_of_this_gradio():
-    assert js_listener("() => 1") == {"_js": "() => 1"}
+    assert js("() => 1") == {"_js": "() => 1"}
 
 
 def test_a_page_load_shows_the_command_line_files_in_a_session_of_its_own(tmp_path: Path, shared_exr_dir: Path):
-    ctx = TabContext(output_dir=tmp_path, elem_prefix=P)
+    ctx = _with_store(TabContext(output_dir=tmp_path, elem_prefix=P))
     tab = Tab(build_tab(ctx, initial_files=[shared_exr_dir / F32, tmp_path / "gone.exr"]), ctx)
     first = tab.run("", "load", None)
     second = tab.run("", "load", None)
-    assert first["session"] is not second["session"]
-    assert first["session"].keys == [F32] == second["session"].keys
+    assert first["session"] != second["session"]
+    workspaces = [ctx.sessions.get(out["session"]).workspace for out in (first, second)]
+    assert workspaces[0] is not workspaces[1] and workspaces[0].keys == [F32] == workspaces[1].keys
+    assert (shared_exr_dir / F32).is_file(), "a command-line file is read, never taken over"
     assert "gone.exr" in first["status"] and "not found" in first["status"]
     assert isinstance(first["preview_depth"], np.ndarray)
 
@@ -159,7 +189,8 @@ def test_without_files_to_show_there_is_no_page_load_event_and_the_tab_starts_em
 
 def test_the_upload_box_is_an_output_of_its_own_event_only(tab: Tab, tmp_path: Path, shared_exr_dir: Path):
     # gradio 3 drops the upload event of a box that is the output of a pending event: the file was lost
-    for blocks in (tab.blocks, build_tab(TabContext(output_dir=tmp_path, elem_prefix=P), [shared_exr_dir / F32])):
+    other = build_tab(_with_store(TabContext(output_dir=tmp_path, elem_prefix=P)), [shared_exr_dir / F32])
+    for blocks in (tab.blocks, other):
         upload = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == f"{P}_upload")._id
         owners = [dep["trigger"] for dep in blocks.dependencies if upload in dep["outputs"]]
         assert owners == ["upload"]
@@ -192,7 +223,7 @@ def test_live_requests_render_the_sent_cutoffs_and_answer_with_their_number(load
     assert first["reply"]["seq"] == 4 and second["reply"]["seq"] == 5 and second["reply"]["error"] is None
     assert second["reply"]["far"] == 230.0 and second["reply"]["clipped_far"] > first["reply"]["clipped_far"]
     assert np.count_nonzero(second["preview_depth"]) < np.count_nonzero(first["preview_depth"])
-    assert loaded.session.current.params.depth_cutoff == 230.0
+    assert loaded.ws.require_shown().params.depth_cutoff == 230.0
 
 
 def test_a_live_request_that_contradicts_itself_answers_with_a_message(loaded: Tab):
@@ -206,7 +237,7 @@ def test_a_refused_live_cutoff_is_answered_with_the_cutoffs_still_in_use(loaded:
     reply = loaded.live(seq=2, far=260.0, near=400.0)["reply"]
     assert "near cutoff" in reply["error"] and reply["seq"] == 2
     assert (reply["key"], reply["far"], reply["near"]) == (F32, far, 200.0)  # the page puts these back
-    assert loaded.session.current.params.near_cutoff == 200.0
+    assert loaded.ws.require_shown().params.near_cutoff == 200.0
 
 
 def test_a_live_request_before_any_file_answers_with_a_message(tab: Tab):
@@ -224,13 +255,13 @@ def test_the_mask_preview_shows_only_when_the_mask_option_is_on(loaded: Tab):
     assert off["preview_mask"]["visible"] is False and "value" not in off["preview_mask"]
     noisy = loaded.run("noise", "input", loaded.session, False, False, True, 7, "16-bit")
     assert noisy["preview_depth"][:20, :20].max() > 0  # noise in the far plane
-    assert loaded.session.current.params.bits == 16 and loaded.session.current.params.seed == 7
+    assert loaded.ws.require_shown().params.bits == 16 and loaded.ws.require_shown().params.seed == 7
 
 
 def test_invert_resets_the_cutoffs_and_redraws_everything(loaded: Tab):
     loaded.live(seq=1, far=240.0, near=None)
     out = loaded.run("invert", "input", loaded.session, True)
-    params = loaded.session.current.params
+    params = loaded.ws.require_shown().params
     assert params.invert and params.depth_cutoff is None
     assert json.loads(out["histogram_data"])["invert"] is True
 
@@ -239,7 +270,7 @@ def test_clicking_the_preview_reads_the_depth_there(loaded: Tab):
     centre = gr.SelectData(None, {"index": [384, 384], "value": None})
     out = loaded.run("preview_depth", "select", loaded.session, centre)
     assert re.search(r"Pixel \(600, 600\): depth 19\d\.\d+", out["pick"])
-    assert out["picked"] == pytest.approx(loaded.session.picked.depth)
+    assert out["picked"] == pytest.approx(loaded.ws.pick(384, 384).depth)
     assert out["pick_far"]["visible"] is True
     corner = loaded.run("preview_mask", "select", loaded.session, gr.SelectData(None, {"index": [0, 0], "value": None}))
     assert "Pixel (0, 0)" in corner["pick"]
@@ -288,7 +319,7 @@ def test_a_failed_channel_switch_shows_the_channel_still_in_use(
     out = tab.run("channel", "input", tab.session, "empty")
     assert "no valid depth" in out["status"] and "two.exr" in out["status"]
     assert out["channel"]["value"] == "Z" and "channel Z" in out["info"]  # the dropdown goes back
-    assert tab.session.current.channel == "Z"
+    assert tab.ws.require_shown().file.channel == "Z"
     saved = tab.run("save", "click", tab.session)
     assert png_reader(saved["depth_file"]["value"]).shape == (64, 48)
 
@@ -297,7 +328,7 @@ def test_inverted_input_is_offered_its_suggested_cutoff(loaded: Tab):
     out = loaded.run("invert", "input", loaded.session, True)
     data = json.loads(out["histogram_data"])
     assert data["invert"] is True and data["suggestion"] is not None
-    entry = loaded.session.current
+    entry = loaded.ws.require_shown().file
     assert data["suggestion"] == pytest.approx(entry.suggestions[True].cutoff, abs=entry.step / 10)
     assert data["suggestion"] != pytest.approx(entry.suggestions[False].cutoff, abs=1)
 
@@ -305,22 +336,19 @@ def test_inverted_input_is_offered_its_suggested_cutoff(loaded: Tab):
 def test_option_changes_leave_the_status_line_alone_and_show_no_progress_overlay(loaded: Tab):
     saved = loaded.run("save", "click", loaded.session)
     assert "Wrote" in saved["status"]
-    for name in ("compress", "mask", "noise", "bits"):
+    for name in ("compress_map", "mask", "noise", "bits"):
         out = loaded.run(name, "input", loaded.session, False, False, False, 3, "8-bit")
         assert "status" not in out and isinstance(out["preview_depth"], np.ndarray)
     status_id = loaded.component("status")._id
-    option_ids = {loaded.component(n)._id for n in ("compress", "mask", "noise", "bits", "seed")}
+    option_ids = {loaded.component(n)._id for n in ("compress_map", "mask", "noise", "bits", "seed")}
     events = [d for d in loaded.blocks.dependencies if set(d["targets"]) & option_ids]
     assert len(events) == 6 and all(status_id in d["outputs"] for d in events)  # errors still go there
     assert {d["show_progress"] for d in events} == {"hidden"}
 
 
 def test_saving_after_the_upload_is_gone_says_to_upload_again(tab: Tab, shared_exr_dir: Path, tmp_path: Path):
-    upload = tmp_path / "gradio" / F32
-    upload.parent.mkdir()
-    upload.write_bytes((shared_exr_dir / F32).read_bytes())
-    tab.upload(upload)
-    upload.unlink()
+    tab.upload(shared_exr_dir / F32)
+    tab.ws.require_shown().file.source.unlink()  # the session's own copy of the upload
     live = tab.live(seq=1, far=250.0, near=None)
     assert live["reply"]["error"] is None and isinstance(live["preview_depth"], np.ndarray)  # previews still work
     out = tab.run("save", "click", tab.session)
@@ -353,11 +381,11 @@ def test_problems_become_messages_never_exceptions(loaded: Tab, monkeypatch: pyt
     out = loaded.run("files", "input", loaded.session, "not-loaded.exr")
     assert out == {"status": "⚠ no loaded file is called 'not-loaded.exr'"}
 
-    def explode(self: object) -> None:
+    def explode(self: object, params: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("daz_depthmap.workspace.LoadedFile.render_preview", explode)
-    out = loaded.run("compress", "input", loaded.session, True, False, False, 1, "8-bit")
+    monkeypatch.setattr("daz_depthmap.session.loaded.LoadedFile.render_preview", explode)
+    out = loaded.run("compress_map", "input", loaded.session, True, False, False, 1, "8-bit")
     assert out == {"status": "⚠ unexpected error (RuntimeError: disk on fire)"}
     reply = loaded.live(seq=9, far=250.0, near=None)["reply"]
     assert reply["seq"] == 9 and "disk on fire" in reply["error"]
@@ -374,7 +402,13 @@ def test_the_standalone_page_carries_our_scripts_and_styles_and_other_apps_do_no
 
     head, tail = standalone.page_additions()
     scripts, styles = standalone.client_files()
-    assert {p.name for p in scripts} >= {"daz_depthmap_base.js", "daz_depthmap_histogram.js", "daz_depthmap_live.js"}
+    assert {p.name for p in scripts} >= {
+        "daz_depthmap_base.js",
+        "daz_depthmap_histogram_draw.js",
+        "daz_depthmap_histogram_input.js",
+        "daz_depthmap_histogram_model.js",
+        "daz_depthmap_live.js",
+    }
     assert all(f"sourceURL={p.name}" in head for p in scripts) and styles and "#daz_depthmap" in tail
     ours = standalone.build_app()
     with gr.Blocks() as other:
@@ -407,8 +441,75 @@ def test_every_style_rule_is_scoped_under_the_tab_root():
 
 def test_client_scripts_define_no_globals_but_their_namespace():
     for path in sorted((standalone.EXTENSION_ROOT / "javascript").glob("daz_depthmap_*.js")):
-        if path.name == "daz_depthmap_controlnet.js":
-            continue  # the WebUI helper's file
-        code = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S).strip()
+        code = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S)
+        code = re.sub(r"^\s*//.*$", "", code, flags=re.M).strip()
         assert code.startswith("(function () {") and code.endswith("})();"), path.name
+        if path.name == "daz_depthmap_send.js":  # the WebUI's send steps: one global of its own
+            assert code.count("window.") == code.count("window.devicePixelRatio") + 1
+            assert "window.dazDepthmapSend = {" in code
+            continue
         assert "window.dazDepthmap = window.dazDepthmap || {}" in code, path.name
+
+
+def test_client_files_talk_through_events_not_each_others_functions():
+    """One concern per file: the histogram, the live path and the drawing never call each other's functions."""
+    folder = standalone.EXTENSION_ROOT / "javascript"
+    owners = {"live": "daz_depthmap_live.js", "histogramModel": "daz_depthmap_histogram_model.js"}
+    for path in sorted(folder.glob("daz_depthmap_*.js")):
+        code = path.read_text(encoding="utf-8")
+        for name, owner in owners.items():
+            if path.name not in (owner, "daz_depthmap_base.js") and name != "histogramModel":
+                assert f"ns.{name}." not in code and f"dazDepthmap.{name}." not in code, (path.name, name)
+        assert "dazDepthmap.histogram." not in code, path.name
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The live path across views, and the sessions' files
+
+
+def test_a_live_request_made_for_another_file_changes_nothing(loaded: Tab, shared_exr_dir: Path):
+    """A request on its way when the page switched files used to set the new file's cutoff."""
+    half = "synthetic_daz_Y_half_zip_1200.exr"
+    old = loaded.ws.require_shown()
+    loaded.upload(shared_exr_dir / half)  # the page now shows the second file, in a new view
+    before = loaded.ws.params(half)
+    out = loaded.live(seq=3, key=old.file.key, view=old.view, far=230.0, near=None)
+    assert out["reply"]["stale"] is True and out["reply"]["seq"] == 3 and out["reply"]["error"] is None
+    assert "preview_depth" not in out  # nothing rendered
+    assert loaded.ws.params(half) == before and loaded.ws.params(F32) == old.params
+
+
+def test_an_upload_is_kept_once_by_the_session_and_gradios_copies_go(tab: Tab, shared_exr_dir: Path, tmp_path: Path):
+    """gradio 3 keeps two copies of every upload (and an empty temp file) and deletes none of them."""
+    cached = tmp_path / "gradio" / "0a1b" / "scene.exr"  # File.preprocess's copy: what the handler gets
+    routed = tmp_path / "gradio" / "9f8e" / "scene.exr"  # the /upload route's copy: orig_name
+    held = tmp_path / "gradio" / "tmpabc123"  # the empty file the wrapper holds open
+    for path in (cached, routed, held):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shared_exr_dir / F32, path) if path is not held else path.write_bytes(b"")
+    wrapper = SimpleNamespace(
+        name=str(cached), orig_name=str(routed), file=SimpleNamespace(name=str(held)), close=lambda: None
+    )
+    out = tab.run("upload", "upload", None, [wrapper])
+    assert out["files"]["value"] == "scene.exr"
+    assert not cached.exists() and not routed.exists() and not held.exists()
+    owned = tab.ws.require_shown().file.source
+    assert owned.is_file() and owned.parent.name == tab.session  # one copy, in the session's own folder
+    assert tab.sessions.upload_bytes() == owned.stat().st_size
+    tab.run("remove", "click", tab.session)
+    assert not owned.exists() and tab.sessions.upload_bytes() == 0
+
+
+def test_a_page_whose_session_was_evicted_is_told_to_drop_its_files_again(loaded: Tab):
+    owned = loaded.ws.require_shown().file.source
+    old = loaded.session
+    assert loaded.sessions.release(old, "after 61 minutes without use")
+    assert not owned.exists(), "the session's uploads go with it"
+    out = loaded.live(seq=1, far=250.0, near=None)  # the page still holds the old token
+    assert "no file loaded" in out["reply"]["error"]
+    assert (
+        _plain(out["status"]) == "⚠ The files of this page were released after 61 minutes without use; drop them again."
+    )
+    assert out["session"] != old and out["files"]["choices"] == [] and out["preview_depth"] is None  # emptied
+    again = loaded.run("save", "click", loaded.session)
+    assert "no file loaded" in again["status"] and "released" not in again["status"]

@@ -1,0 +1,78 @@
+"""Where gradio 3 (the AUTOMATIC1111 WebUI's 3.41) and gradio 4 (Forge's 4.40) differ, in one place.
+
+Everything else in the tab calls these and never asks which gradio it runs on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+GRADIO_MAJOR = int(gr.__version__.split(".")[0])
+
+
+def js(code: str) -> dict[str, str]:
+    """The keyword that gives an event a client-side function: ``_js`` in gradio 3, ``js`` in gradio 4."""
+    return {"_js" if GRADIO_MAJOR < 4 else "js": code}
+
+
+def update(**changes: Any) -> Any:
+    """An update of a component's properties (``gr.update`` exists in both)."""
+    return gr.update(**changes)
+
+
+def image_source_upload() -> dict[str, Any]:
+    """The keyword that makes an image input take uploads only."""
+    return {"source": "upload"} if GRADIO_MAJOR < 4 else {"sources": ["upload"]}
+
+
+def on_commit(component: Any, fn: Any, inputs: list[Any], outputs: list[Any], **kwargs: Any) -> None:
+    """Run ``fn`` when a number box's value is committed: Enter, and leaving the box (gradio 4's Number has no
+    ``blur``; its ``input`` fires per keystroke there, so leaving is caught by ``change`` after ``submit``)."""
+    component.submit(fn, inputs, outputs, **kwargs)
+    if hasattr(component, "blur"):
+        component.blur(fn, inputs, outputs, **kwargs)
+    else:
+        component.change(fn, inputs, outputs, **kwargs)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file: the path the handler got, the name the user's file had, and the framework's other
+    temporary copies of it (deleted once the session owns its own copy)."""
+
+    path: Path
+    name: str
+    copies: tuple[Path, ...] = ()
+
+
+def uploads(files: Any) -> list[Upload]:
+    """The uploaded files of a ``gr.File`` event value, with the framework's other copies of each.
+
+    gradio 3.41 hands a temporary-file object per file: ``.name`` is a copy in its cache (``<temp>/<sha1>/NAME``),
+    ``.orig_name`` the copy its ``/upload`` route wrote (``<temp>/<random>/NAME``, whose file name is the user's),
+    and the object itself holds an empty ``tmpXXXX`` file open. None of them is ever deleted by gradio. The handler
+    clears the upload box in the same event, so the page no longer refers to any of them and all may go.
+    gradio 4 hands paths (``NamedString``) of its one cached copy.
+    """
+    if files is None:
+        return []
+    items = files if isinstance(files, (list, tuple)) else [files]
+    found = []
+    for item in items:
+        path = Path(str(getattr(item, "name", None) or item))
+        original = getattr(item, "orig_name", None)
+        copies: list[Path] = []
+        if original and Path(str(original)).is_absolute():
+            copies.append(Path(str(original)))
+        held = getattr(getattr(item, "file", None), "name", None)
+        if isinstance(held, str) and held != str(path):
+            copies.append(Path(held))
+            with contextlib.suppress(Exception):
+                item.close()  # the empty temporary file it holds open
+        found.append(Upload(path, Path(str(original or path)).name, tuple(copies)))
+    return found

@@ -1,0 +1,337 @@
+"""The tab's event handlers: each opens the browser session's workspace, calls it, and turns the result (or the
+problem) into component values. No numbers are computed here; no exception reaches gradio.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..context import TabContext
+from ..exr import DepthReadError
+from ..session.batch import write_all, write_shown
+from ..session.loaded import Preview, round_to_step
+from ..session.store import Session, SessionStore
+from ..session.view import empty_view, file_info, file_view, format_depth, live_reply
+from ..session.workspace import Shown, StaleViewError
+from . import compat
+from .layout import PICK_HINT, TabLayout
+
+log = logging.getLogger(__name__)
+
+Updates = dict[Any, Any]
+
+
+def markdown_text(text: str) -> str:
+    """Plain text for a Markdown component: markup characters escaped, lines kept."""
+    escaped = re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", text)
+    return "  \n".join(escaped.splitlines())
+
+
+def problems(lines: Sequence[str]) -> str:
+    """Warnings for the status line, one per line."""
+    return markdown_text("\n".join(f"⚠ {line}" for line in lines))
+
+
+class TabHandlers:
+    """The handlers of one built tab. Per-user data lives in the session the ``session`` state's token opens."""
+
+    def __init__(
+        self, layout: TabLayout, ctx: TabContext, sessions: SessionStore, initial_files: Sequence[Path] = ()
+    ) -> None:
+        self.ui = layout
+        self.ctx = ctx
+        self.sessions = sessions
+        self.initial_files = list(initial_files)
+        #: the checkboxes :meth:`on_options` reads, in order (Invert has a handler of its own: it resets the view)
+        self.map_options = [name for name in layout.options if name != "invert"]
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Helpers
+
+    def guard(self, handler: Callable[..., Updates]) -> Callable[..., Updates]:
+        """Turn any exception of ``handler`` into a message in the status line (logging the unexpected ones).
+
+        The wrapper keeps the handler's signature (``functools.wraps``): gradio reads it to pass ``gr.SelectData``
+        and ``gr.Progress``.
+        """
+
+        @functools.wraps(handler)
+        def run(*args: Any, **kwargs: Any) -> Updates:
+            try:
+                return handler(*args, **kwargs)
+            except (ValueError, OSError, DepthReadError) as exc:
+                return {self.ui.status: problems([str(exc)])}
+            except MemoryError:
+                return {self.ui.status: problems(["not enough memory for this operation"])}
+            except Exception as exc:
+                log.exception("daz_depthmap: %s failed", getattr(handler, "__name__", "a handler"))
+                return {self.ui.status: problems([f"unexpected error ({type(exc).__name__}: {exc})"])}
+
+        return run
+
+    def open(self, token: Any) -> tuple[Session, Updates]:
+        """The session of ``token``; a replaced (evicted) session comes with its whole empty view and a notice."""
+        opened = self.sessions.open(token)
+        out: Updates = {self.ui.session: opened.session.token}
+        if opened.notice:
+            out.update(self.view(opened.session))
+            out[self.ui.status] = problems([opened.notice])
+        return opened.session, out
+
+    def previews(self, shown: Shown | None) -> tuple[Updates, Preview | None]:
+        """Preview images (the mask only when the mask option is on); stale downloads cleared."""
+        ui = self.ui
+        out: Updates = {
+            ui.depth_file: compat.update(value=None, visible=False),
+            ui.mask_file: compat.update(value=None, visible=False),
+        }
+        if shown is None:
+            out.update({ui.preview_depth: None, ui.preview_mask: compat.update(value=None, visible=False)})
+            return out, None
+        preview = shown.file.render_preview(shown.params)
+        shown_mask = shown.params.mask  # a hidden mask preview is not sent (its PNG costs as much as the depth's)
+        out[ui.preview_depth] = preview.depth
+        out[ui.preview_mask] = (
+            compat.update(value=preview.mask, visible=True) if shown_mask else compat.update(visible=False)
+        )
+        return out, preview
+
+    @staticmethod
+    def page_view(session: Session, payload: dict[str, Any]) -> dict[str, Any]:
+        """The file view for the page script, with the session's token (the page releases its session with it
+        when it is closed) and a nonce (so the page hears of every view, even an unchanged one)."""
+        return {**payload, "session": session.token, "nonce": time.monotonic()}
+
+    def view(self, session: Session) -> Updates:
+        """Every component that shows the current file, set from the workspace."""
+        ui, ws = self.ui, session.workspace
+        shown = ws.shown()
+        out: Updates = {
+            ui.session: session.token,
+            ui.files: compat.update(choices=ws.keys, value=ws.current_key),
+            ui.remove: compat.update(interactive=shown is not None),
+            ui.pick: PICK_HINT,
+            ui.pick_far: compat.update(visible=False),
+            ui.pick_near: compat.update(visible=False),
+        }
+        if shown is None:
+            out.update(
+                {
+                    ui.info: "",
+                    ui.channel: compat.update(choices=[], value=None, interactive=False),
+                    ui.cutoff: compat.update(interactive=False),
+                    ui.near: compat.update(value=None, interactive=False),
+                    ui.seed: None,
+                    ui.histogram_data: json.dumps(self.page_view(session, empty_view(ws.view))),
+                }
+            )
+            return {**out, **self.previews(None)[0]}
+        entry, params, payload = shown.file, shown.params, file_view(shown)
+        channels = list(entry.channels)
+        out.update({ui.options[name]: getattr(params, name) for name in ui.options})
+        out.update(
+            {
+                ui.info: markdown_text(file_info(shown)),
+                ui.channel: compat.update(choices=channels, value=entry.channel, interactive=len(channels) > 1),
+                ui.seed: params.seed,
+                ui.bits: f"{params.bits}-bit",
+                ui.cutoff: compat.update(
+                    interactive=True,
+                    minimum=payload["slider_min"],
+                    maximum=payload["slider_max"],
+                    step=entry.step,
+                    value=round_to_step(entry.far_value(params), entry.step / 10),
+                ),
+                ui.near: compat.update(value=params.near_cutoff, interactive=True),
+                ui.histogram_data: json.dumps(self.page_view(session, payload)),
+            }
+        )
+        return {**out, **self.previews(shown)[0]}
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Files
+
+    def on_upload(self, token: Any, files: Any) -> Updates:
+        session, out = self.open(token)
+        sources = []
+        refused = []
+        for upload in compat.uploads(files):
+            try:
+                sources.append((self.sessions.adopt(session, upload.path, upload.name, upload.copies), upload.name))
+            except (ValueError, OSError) as exc:
+                refused.append(str(exc))
+        result = session.workspace.load(sources)
+        for path, _name in sources:  # uploads that did not load are not kept
+            if not any(f.source == path for f in session.workspace.files):
+                self.sessions.forget_upload(session, path)
+        count = len(result.loaded)
+        message = f"Loaded {count} file{'s' if count != 1 else ''}." if count else ""
+        issues = [*refused, *result.errors, *result.warnings]
+        status = problems(issues) if issues else markdown_text(message)
+        return {**out, **self.view(session), self.ui.upload: None, self.ui.status: status}
+
+    def on_page_load(self, token: Any) -> Updates:
+        """A page opened: show a new session with the files of the standalone app's command line."""
+        session, out = self.open(token)
+        ws = session.workspace
+        result = ws.load(self.initial_files) if self.initial_files and not ws.files else None
+        issues = [*result.errors, *result.warnings] if result else []
+        return {**out, **self.view(session), self.ui.status: problems(issues) if issues else ""}
+
+    def on_select(self, token: Any, key: str) -> Updates:
+        session, out = self.open(token)
+        if key:
+            session.workspace.select(key)
+        return {**out, **self.view(session), self.ui.status: out.get(self.ui.status, "")}
+
+    def on_remove(self, token: Any) -> Updates:
+        session, out = self.open(token)
+        entry = session.workspace.remove(session.workspace.require_shown().file.key)
+        if entry.uploaded:
+            self.sessions.forget_upload(session, entry.source)
+        return {**out, **self.view(session), self.ui.status: markdown_text(f"Removed {entry.key}.")}
+
+    def on_channel(self, token: Any, channel: str) -> Updates:
+        """Read the file again with another channel; when that fails, the view shows the channel still in use."""
+        session, out = self.open(token)
+        if not channel:
+            return out
+        try:
+            session.workspace.set_channel(channel)
+        except (ValueError, OSError, DepthReadError) as exc:
+            return {**out, **self.view(session), self.ui.status: problems([str(exc)])}
+        except MemoryError:
+            return {**out, **self.view(session), self.ui.status: problems(["not enough memory to read this channel"])}
+        return {**out, **self.view(session), self.ui.status: ""}
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Options and cutoffs
+
+    def on_options(self, token: Any, *values: Any) -> Updates:
+        """An option changed: new previews. The status line is left alone (it only changes on errors), so the
+        buttons below it stay where they are while this runs: a click on Save right after typing a seed lands."""
+        session, out = self.open(token)
+        *checks, seed, bits = values
+        shown = session.workspace.update(
+            **dict(zip(self.map_options, (bool(v) for v in checks), strict=True)),
+            seed=None if seed is None else int(seed),
+            bits=16 if bits == "16-bit" else 8,
+        )
+        return {**out, **self.previews(shown)[0]}
+
+    def on_invert(self, token: Any, invert: bool) -> Updates:
+        session, out = self.open(token)
+        session.workspace.set_invert(bool(invert))
+        return {**out, **self.view(session), self.ui.status: ""}
+
+    def on_live(self, token: Any, request: str) -> Updates:
+        """Cutoffs from the page's live path: ``{"seq", "key", "view", "far", "near"}``; answers with the same seq.
+
+        The reply names the file view and the cutoffs in use: the ones sent, or after an ``error`` (a near cutoff
+        beyond the far one) the ones kept, which the page then shows again. A request made for another file view
+        (``stale``) changes nothing and renders nothing.
+        """
+        started = time.perf_counter()
+        try:
+            data = json.loads(request or "{}")
+        except ValueError:
+            return {}
+        reply: dict[str, Any] = {"seq": data.get("seq"), "error": None, "stale": False}
+        out: Updates = {}
+        try:
+            session, out = self.open(token)
+            ws = session.workspace
+            far, near = data.get("far"), data.get("near")
+            try:
+                shown = ws.set_cutoffs(
+                    None if far is None else float(far),
+                    None if near is None else float(near),
+                    data.get("key"),
+                    data.get("view"),
+                )
+            except StaleViewError:
+                reply["stale"] = True
+                shown = None
+            except ValueError as exc:
+                reply["error"] = str(exc)
+                current = ws.shown()
+                if current is not None:
+                    reply.update(key=current.file.key, view=current.view, far=current.file.far_value(current.params))
+                    reply["near"] = current.params.near_cutoff
+                shown = None
+            if shown is not None:
+                previews, preview = self.previews(shown)
+                out.update(previews)
+                assert preview is not None
+                reply.update(live_reply(shown, preview))
+        except (ValueError, OSError, DepthReadError) as exc:
+            reply["error"] = str(exc)
+        except Exception as exc:  # never a traceback in the tab
+            log.exception("daz_depthmap: live preview failed")
+            reply["error"] = f"unexpected error ({type(exc).__name__}: {exc})"
+        reply["ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return {**out, self.ui.live_done: json.dumps(reply)}
+
+    def on_pick(self, token: Any, evt: gr.SelectData) -> Updates:
+        session, out = self.open(token)
+        x, y = evt.index if isinstance(evt.index, (list, tuple)) else (0, 0)
+        info = session.workspace.pick(int(x), int(y))
+        ui = self.ui
+        if info.depth is None:
+            return {
+                **out,
+                ui.pick: markdown_text(f"Pixel ({info.x}, {info.y}): background (no depth)"),
+                ui.pick_far: compat.update(visible=False),
+                ui.pick_near: compat.update(visible=False),
+            }
+        return {
+            **out,
+            ui.pick: markdown_text(f"Pixel ({info.x}, {info.y}): depth {format_depth(info.depth)}"),
+            ui.picked: info.depth,
+            ui.pick_far: compat.update(visible=True),
+            ui.pick_near: compat.update(visible=True),
+        }
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Outputs
+
+    def on_save(self, token: Any) -> Updates:
+        session, out = self.open(token)
+        ws = session.workspace
+        written = write_shown(ws.require_shown(), self.ctx.output_dir, ws.protected())
+        depth = next(p for p in written if p.name.endswith(".depth.png"))
+        mask = next((p for p in written if p.name.endswith(".mask.png")), None)
+        ui = self.ui
+        return {
+            **out,
+            ui.depth_file: compat.update(value=str(depth), visible=True),
+            ui.mask_file: compat.update(value=str(mask) if mask else None, visible=mask is not None),
+            ui.status: markdown_text(f"Wrote {', '.join(p.name for p in written)} to {self.ctx.output_dir}"),
+        }
+
+    def on_process_all(self, token: Any, progress: Any = None) -> Updates:
+        session, out = self.open(token)
+        ws = session.workspace
+        items = ws.everything()
+        if not items:
+            raise ValueError("no file loaded: drop one or more depth .exr files above first")
+
+        def report(done: int, total: int, name: str) -> None:
+            if progress is not None:
+                progress(done / max(total, 1), desc=f"{name} ({done + 1}/{total})" if name else "done")
+
+        result = write_all(items, self.ctx.output_dir, ws.protected(), report)
+        done = len(items) - len(result.errors)
+        message = markdown_text(
+            f"Wrote {len(result.written)} PNG files for {done} of {len(items)} files to {self.ctx.output_dir}"
+        )
+        return {**out, self.ui.status: message + ("  \n" + problems(result.errors) if result.errors else "")}

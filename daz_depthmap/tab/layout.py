@@ -1,0 +1,228 @@
+"""The tab's components, built once and held in a typed layout.
+
+Labels, hints and defaults of the options come from :data:`daz_depthmap.params.OPTIONS`. Every component carries
+an element id under the tab's prefix, and none is saved to the WebUI's ui-config.json: the tab's starting values
+are the Settings page's, not the last ones a user left in the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import gradio as gr
+
+from ..context import TabContext
+from ..params import OPTION
+
+BITS_CHOICES = ("8-bit", "16-bit")
+PICK_HINT = "Click the preview to read the depth under the cursor."
+#: The option checkboxes, two per row, by option name.
+CHECKBOX_ROWS = (("compress_map", "mask"), ("invert", "noise"))
+#: Height of the preview images on the page, in CSS pixels.
+PREVIEW_HEIGHT = 520
+
+HISTOGRAM_HTML = """
+<div class="dazdm-histo">
+  <div class="dazdm-histo-bar">
+    <span class="dazdm-histo-title">Depth histogram</span>
+    <span class="dazdm-histo-caption"></span>
+    <label class="dazdm-log-label"><input type="checkbox" class="dazdm-log" checked> log counts</label>
+    <button type="button" class="dazdm-use-suggestion" disabled>Use suggestion</button>
+  </div>
+  <div class="dazdm-histo-plot">
+    <canvas class="dazdm-histo-canvas" aria-label="Depth histogram: click or drag to set the far cutoff"></canvas>
+    <div class="dazdm-tip" hidden></div>
+    <div class="dazdm-histo-empty">Drop depth .exr files to see their histogram</div>
+  </div>
+</div>
+"""
+
+
+@dataclass
+class TabLayout:
+    """Every component of one built tab (no per-user data: that lives in the session the ``session`` state names)."""
+
+    session: gr.State  # the browser session's token in the server's SessionStore
+    upload: gr.File
+    status: gr.Markdown
+    files: gr.Radio
+    info: gr.Markdown
+    channel: gr.Dropdown
+    bits: gr.Radio
+    options: dict[str, gr.Checkbox]  # by DepthParams field: compress_map, mask, invert, noise
+    seed: gr.Number
+    save: gr.Button
+    process_all: gr.Button
+    remove: gr.Button
+    depth_file: gr.File
+    mask_file: gr.File
+    histogram: gr.HTML
+    cutoff: gr.Slider
+    near: gr.Number
+    preview_depth: gr.Image
+    preview_mask: gr.Image
+    pick: gr.Markdown
+    pick_far: gr.Button
+    pick_near: gr.Button
+    histogram_data: gr.Textbox  # hidden: the file view's JSON for the page script
+    live_request: gr.Textbox  # hidden: the page script's cutoff requests
+    live_done: gr.Textbox  # hidden: the answers
+    picked: gr.Number  # hidden: the depth last picked in the preview
+
+    def components(self) -> list[Any]:
+        """Every component, the option checkboxes included."""
+        found: list[Any] = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            found.extend(value.values() if isinstance(value, dict) else [value])
+        return found
+
+
+def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown], None] | None = None) -> TabLayout:
+    """Create the components inside the current ``gr.Blocks``; ``host_controls(session, status)`` adds a host's
+    controls (the WebUI's send block) below the outputs."""
+    p = ctx.elem_prefix
+    defaults = ctx.defaults
+    session = gr.State(None)
+    with gr.Column(elem_id=p, elem_classes=["dazdm-root"]):
+        with gr.Row(equal_height=False, elem_classes=["dazdm-layout"]):
+            with gr.Column(scale=2, min_width=320, elem_classes=["dazdm-side"]):
+                upload = gr.File(
+                    label="Depth EXR files (drop one or many)",
+                    file_count="multiple",
+                    file_types=[".exr"],
+                    height=120,
+                    elem_id=f"{p}_upload",
+                    elem_classes=["dazdm-upload"],
+                )
+                status = gr.Markdown("", elem_id=f"{p}_status", elem_classes=["dazdm-status"])
+                with gr.Group(elem_classes=["dazdm-files-group"]):
+                    files = gr.Radio(
+                        choices=[], label="Loaded files", elem_id=f"{p}_files", elem_classes=["dazdm-files"]
+                    )
+                    info = gr.Markdown("", elem_id=f"{p}_info", elem_classes=["dazdm-info"])
+                with gr.Group(elem_classes=["dazdm-options"]):
+                    with gr.Row():
+                        channel = gr.Dropdown(
+                            choices=[],
+                            label=OPTION["channel"].label,
+                            interactive=False,
+                            scale=1,
+                            elem_id=f"{p}_channel",
+                        )
+                        bits = gr.Radio(
+                            list(BITS_CHOICES),
+                            value=f"{defaults.bits}-bit",
+                            label=OPTION["bits"].label,
+                            scale=1,
+                            elem_id=f"{p}_bits",
+                        )
+                    options = {}
+                    for row in CHECKBOX_ROWS:
+                        with gr.Row(elem_classes=["dazdm-checks"]):
+                            for name in row:
+                                option = OPTION[name]
+                                options[name] = gr.Checkbox(
+                                    label=option.label,
+                                    value=getattr(defaults, name),
+                                    info=option.help[0].upper() + option.help[1:],
+                                    elem_id=f"{p}_{name}",
+                                )
+                    seed = gr.Number(
+                        label=f"{OPTION['seed'].label} (empty: new noise every time)",
+                        value=defaults.seed,
+                        precision=0,
+                        elem_id=f"{p}_seed",
+                    )
+                with gr.Row(elem_classes=["dazdm-actions"]):
+                    save = gr.Button("Save this file", variant="primary", scale=2, min_width=100, elem_id=f"{p}_save")
+                    process_all = gr.Button("Process all", scale=2, min_width=100, elem_id=f"{p}_process_all")
+                    remove = gr.Button("Remove", interactive=False, scale=1, min_width=80, elem_id=f"{p}_remove")
+                with gr.Row(elem_classes=["dazdm-downloads"]):
+                    depth_file = gr.File(label="Depth PNG", visible=False, elem_id=f"{p}_depth_file")
+                    mask_file = gr.File(label="Mask PNG", visible=False, elem_id=f"{p}_mask_file")
+                if host_controls is not None:
+                    host_controls(session, status)
+            with gr.Column(scale=3, min_width=480, elem_classes=["dazdm-main"]):
+                histogram = gr.HTML(HISTOGRAM_HTML, elem_id=f"{p}_histogram")
+                with gr.Row(elem_classes=["dazdm-cutoffs"]):
+                    cutoff = gr.Slider(
+                        minimum=0,
+                        maximum=1,
+                        value=1,
+                        step=0.001,
+                        interactive=False,  # as the empty view has it
+                        label="Far cutoff (depth clamped here: black)",
+                        scale=4,
+                        elem_id=f"{p}_cutoff",
+                        elem_classes=["dazdm-cutoff"],
+                    )
+                    near = gr.Number(
+                        label="Near cutoff (white)",
+                        value=None,
+                        interactive=False,
+                        scale=1,
+                        min_width=120,
+                        elem_id=f"{p}_near",
+                        elem_classes=["dazdm-near"],
+                    )
+                with gr.Row(elem_classes=["dazdm-previews"]):
+                    preview_depth = gr.Image(
+                        label="Depth map preview",
+                        interactive=False,
+                        height=PREVIEW_HEIGHT,
+                        show_download_button=False,
+                        elem_id=f"{p}_preview_depth",
+                        elem_classes=["dazdm-preview"],
+                    )
+                    preview_mask = gr.Image(
+                        label="Mask preview",
+                        interactive=False,
+                        height=PREVIEW_HEIGHT,
+                        visible=defaults.mask,
+                        show_download_button=False,
+                        elem_id=f"{p}_preview_mask",
+                        elem_classes=["dazdm-preview"],
+                    )
+                with gr.Row(elem_classes=["dazdm-pick-row"]):
+                    pick = gr.Markdown(PICK_HINT, elem_id=f"{p}_pick", elem_classes=["dazdm-pick"])
+                    pick_far = gr.Button("Set far cutoff here", size="sm", visible=False, elem_id=f"{p}_pick_far")
+                    pick_near = gr.Button("Set near cutoff here", size="sm", visible=False, elem_id=f"{p}_pick_near")
+        with gr.Row(elem_classes=["dazdm-hidden"]):
+            histogram_data = gr.Textbox(visible=False, elem_id=f"{p}_histogram_data")
+            live_request = gr.Textbox(visible=False, elem_id=f"{p}_live_request", elem_classes=["dazdm-live-request"])
+            live_done = gr.Textbox(visible=False, elem_id=f"{p}_live_done")
+            picked = gr.Number(visible=False, elem_id=f"{p}_picked")
+    layout = TabLayout(
+        session=session,
+        upload=upload,
+        status=status,
+        files=files,
+        info=info,
+        channel=channel,
+        bits=bits,
+        options=options,
+        seed=seed,
+        save=save,
+        process_all=process_all,
+        remove=remove,
+        depth_file=depth_file,
+        mask_file=mask_file,
+        histogram=histogram,
+        cutoff=cutoff,
+        near=near,
+        preview_depth=preview_depth,
+        preview_mask=preview_mask,
+        pick=pick,
+        pick_far=pick_far,
+        pick_near=pick_near,
+        histogram_data=histogram_data,
+        live_request=live_request,
+        live_done=live_done,
+        picked=picked,
+    )
+    for component in layout.components():
+        component.do_not_save_to_config = True  # the WebUI's ui-config.json must not override the settings
+    return layout

@@ -1,0 +1,274 @@
+/* DAZ depth map tab: drawing the depth histogram.
+ *
+ * Drawn on a canvas from the file view the server sends (fine bins, linear or log counts), with the far and near
+ * cutoffs as lines and the clipped ranges shaded, the suggested cutoff as a dashed marker and the "Use suggestion"
+ * button's label. Redrawn on the tab's events: a new view, changed cutoffs, a live answer, a resize.
+ */
+(function () {
+    "use strict";
+
+    const ns = (window.dazDepthmap = window.dazDepthmap || {});
+    ns.concerns = ns.concerns || [];
+    const model = (ns.histogramModel = ns.histogramModel || {});
+
+    function drawState(prefix) {
+        const state = ns.stateOf(prefix);
+        if (!state.draw) {
+            state.draw = { hover: null, dragging: false, frame: 0, reply: null };
+        }
+        return state.draw;
+    }
+
+    function parts(root) {
+        return {
+            plot: root.querySelector(".dazdm-histo-plot"),
+            canvas: root.querySelector(".dazdm-histo-canvas"),
+            empty: root.querySelector(".dazdm-histo-empty"),
+            log: root.querySelector(".dazdm-log"),
+            suggest: root.querySelector(".dazdm-use-suggestion"),
+            caption: root.querySelector(".dazdm-histo-caption"),
+        };
+    }
+
+    function cssVar(elem, name, fallback) {
+        const value = getComputedStyle(elem).getPropertyValue(name).trim();
+        return value || fallback;
+    }
+
+    function draw(prefix) {
+        const root = ns.root(prefix);
+        const s = drawState(prefix);
+        if (!root) {
+            return;
+        }
+        const p = parts(root);
+        if (!p.canvas) {
+            return;
+        }
+        const data = ns.stateOf(prefix).view;
+        const hasData = model.hasData(data);
+        if (p.empty) {
+            p.empty.hidden = hasData;
+        }
+        // the suggestion for the current direction (inverted input: the subject's far edge on the small-value side)
+        const suggested = hasData && data.suggestion !== null && data.suggestion !== undefined;
+        if (p.suggest) {
+            p.suggest.disabled = !suggested;
+            p.suggest.textContent = suggested
+                ? "Use suggestion (" + ns.formatDepth(data.suggestion) + ")"
+                : "No suggestion";
+            p.suggest.title = hasData ? data.suggestion_reason || "" : "";
+        }
+        const ratio = window.devicePixelRatio || 1;
+        const cssW = p.canvas.clientWidth;
+        const cssH = p.canvas.clientHeight;
+        if (cssW === 0 || cssH === 0) {
+            return; // tab hidden: drawn again when it is shown (ResizeObserver)
+        }
+        if (p.canvas.width !== Math.round(cssW * ratio) || p.canvas.height !== Math.round(cssH * ratio)) {
+            p.canvas.width = Math.round(cssW * ratio);
+            p.canvas.height = Math.round(cssH * ratio);
+        }
+        const ctx = p.canvas.getContext("2d");
+        ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+        ctx.clearRect(0, 0, cssW, cssH);
+        if (!hasData) {
+            if (p.caption) {
+                p.caption.textContent = "";
+            }
+            return;
+        }
+        const g = model.geometry(cssW, cssH, data);
+        const text = cssVar(root, "--body-text-color", "#1f2937");
+        const subdued = cssVar(root, "--body-text-color-subdued", "#6b7280");
+        const accent = cssVar(root, "--color-accent", "#f97316");
+        const border = cssVar(root, "--border-color-primary", "#d1d5db");
+        const shade = cssVar(root, "--block-background-fill", "#ffffff");
+        const suggestColor = cssVar(root, "--color-green-500", "#22c55e");
+        const font = cssVar(root, "--font", "sans-serif");
+
+        // axis and bars
+        const logScale = p.log ? p.log.checked : true;
+        const value = logScale
+            ? function (c) {
+                  return Math.log10(1 + c);
+              }
+            : function (c) {
+                  return c;
+              };
+        let top = 0;
+        data.counts.forEach(function (c) {
+            top = Math.max(top, value(c));
+        });
+        top = top || 1;
+        const n = data.counts.length;
+        const binW = g.plotW / n;
+        ctx.fillStyle = accent;
+        for (let i = 0; i < n; i++) {
+            if (!data.counts[i]) {
+                continue;
+            }
+            const h = Math.max(1, (value(data.counts[i]) / top) * g.plotH);
+            ctx.fillRect(g.left + i * binW, g.top + g.plotH - h, Math.max(binW, 1), h);
+        }
+        ctx.strokeStyle = border;
+        ctx.lineWidth = 1;
+        ctx.beginPath();
+        ctx.moveTo(g.left, g.top + g.plotH + 0.5);
+        ctx.lineTo(g.left + g.plotW, g.top + g.plotH + 0.5);
+        ctx.stroke();
+
+        // clipped ranges: greyed out
+        const cut = ns.cutoffs(root);
+        const far = model.farOf(data, cut);
+        const near = cut.near;
+        const farX = Math.min(Math.max(g.x(far), g.left), g.left + g.plotW);
+        ctx.save();
+        ctx.globalAlpha = 0.72;
+        ctx.fillStyle = shade;
+        if (!data.invert) {
+            ctx.fillRect(farX, g.top - 4, g.left + g.plotW - farX, g.plotH + 4);
+        } else {
+            ctx.fillRect(g.left, g.top - 4, farX - g.left, g.plotH + 4);
+        }
+        let nearX = null;
+        if (near !== null) {
+            nearX = Math.min(Math.max(g.x(near), g.left), g.left + g.plotW);
+            if (!data.invert) {
+                ctx.fillRect(g.left, g.top - 4, nearX - g.left, g.plotH + 4);
+            } else {
+                ctx.fillRect(nearX, g.top - 4, g.left + g.plotW - nearX, g.plotH + 4);
+            }
+        }
+        ctx.restore();
+
+        // suggestion marker
+        ctx.font = "11px " + font;
+        ctx.textBaseline = "top";
+        if (suggested) {
+            const sx = Math.round(g.x(data.suggestion)) + 0.5;
+            ctx.strokeStyle = suggestColor;
+            ctx.setLineDash([4, 3]);
+            ctx.beginPath();
+            ctx.moveTo(sx, g.top);
+            ctx.lineTo(sx, g.top + g.plotH);
+            ctx.stroke();
+            ctx.setLineDash([]);
+            ctx.fillStyle = suggestColor;
+            ctx.beginPath();
+            ctx.moveTo(sx - 5, g.top - 8);
+            ctx.lineTo(sx + 5, g.top - 8);
+            ctx.lineTo(sx, g.top - 2);
+            ctx.closePath();
+            ctx.fill();
+        }
+
+        // cutoff lines with labels
+        function cutoffLine(x, label, alignRight) {
+            const lx = Math.round(x) + 0.5;
+            ctx.strokeStyle = text;
+            ctx.lineWidth = 2;
+            ctx.beginPath();
+            ctx.moveTo(lx, g.top - 4);
+            ctx.lineTo(lx, g.top + g.plotH);
+            ctx.stroke();
+            ctx.lineWidth = 1;
+            ctx.fillStyle = text;
+            const w = ctx.measureText(label).width;
+            let tx = alignRight ? lx - w - 4 : lx + 4;
+            tx = Math.min(Math.max(tx, 0), g.width - w);
+            ctx.fillText(label, tx, 2);
+        }
+        cutoffLine(farX, "far " + ns.formatDepth(far), !data.invert);
+        if (nearX !== null) {
+            cutoffLine(nearX, "near " + ns.formatDepth(near), data.invert);
+        }
+
+        // axis labels: both ends and three between
+        ctx.fillStyle = subdued;
+        ctx.textBaseline = "bottom";
+        for (let k = 0; k <= 4; k++) {
+            const depth = data.lo + ((data.hi - data.lo) * k) / 4;
+            const label = ns.formatDepth(depth);
+            const w = ctx.measureText(label).width;
+            const x = g.x(depth) - (k === 0 ? 0 : k === 4 ? w : w / 2);
+            ctx.fillText(label, x, g.height - 2);
+        }
+
+        // hover position
+        if (s.hover !== null && !s.dragging) {
+            ctx.strokeStyle = subdued;
+            ctx.setLineDash([2, 2]);
+            ctx.beginPath();
+            ctx.moveTo(Math.round(s.hover) + 0.5, g.top);
+            ctx.lineTo(Math.round(s.hover) + 0.5, g.top + g.plotH);
+            ctx.stroke();
+            ctx.setLineDash([]);
+        }
+
+        // for tests and tools: where the depth axis is, in CSS pixels of the canvas
+        p.canvas.dataset.lo = String(data.lo);
+        p.canvas.dataset.hi = String(data.hi);
+        p.canvas.dataset.plotLeft = String(g.left);
+        p.canvas.dataset.plotWidth = String(g.plotW);
+
+        if (p.caption) {
+            const reply = s.reply;
+            const exact = reply && reply.key === data.key && reply.far === far ? reply.clipped_far : null;
+            const share = exact !== null && exact !== undefined ? exact : model.shareBeyond(data, far, !data.invert);
+            let caption = model.percent(share) + " of depth pixels clipped to black";
+            if (reply && reply.error) {
+                caption = "⚠ " + reply.error;
+            }
+            p.caption.textContent = caption;
+            p.caption.classList.toggle("dazdm-error", Boolean(reply && reply.error));
+        }
+    }
+
+    function scheduleDraw(prefix) {
+        const s = drawState(prefix);
+        if (s.frame) {
+            return;
+        }
+        s.frame = requestAnimationFrame(function () {
+            s.frame = 0;
+            draw(prefix);
+        });
+    }
+
+    ns.concerns.push(function setupHistogramDraw(root) {
+        const prefix = root.id;
+        const p = parts(root);
+        if (!p.canvas) {
+            return;
+        }
+        const s = drawState(prefix);
+        if (window.ResizeObserver) {
+            new ResizeObserver(function () {
+                scheduleDraw(prefix);
+            }).observe(p.plot || p.canvas);
+        }
+        if (p.log) {
+            p.log.addEventListener("change", function () {
+                scheduleDraw(prefix);
+            });
+        }
+        root.addEventListener("dazdm:view", function () {
+            s.reply = null;
+            scheduleDraw(prefix); // gradio sets the slider after the view in the same update: draw on the next frame
+        });
+        root.addEventListener("dazdm:cutoffs", function () {
+            scheduleDraw(prefix);
+        });
+        root.addEventListener("dazdm:reply", function (event) {
+            s.reply = event.detail;
+            scheduleDraw(prefix);
+        });
+        root.addEventListener("dazdm:pointer", function (event) {
+            s.hover = event.detail.hover;
+            s.dragging = event.detail.dragging;
+            scheduleDraw(prefix);
+        });
+        scheduleDraw(prefix);
+    });
+})();
