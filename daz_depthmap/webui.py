@@ -9,24 +9,25 @@ to the defaults. ``scripts/daz_depthmap.py`` registers the callbacks of one :cla
 from __future__ import annotations
 
 import importlib
+import inspect
+import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from modules import script_callbacks  # noqa: F401  (re-exported: scripts/daz_depthmap.py registers through it)
 
+from .bridges.base import ComponentIndex
+from .bridges.controlnet_a1111 import KEEP_MODEL, SdWebuiControlNet
+from .bridges.send import SendBlock, SendSettings
+from .bridges.webui_controls import GenerationControls
 from .context import TabContext, TabHandles
-from .controlnet import (
-    KEEP_MODEL,
-    ComponentIndex,
-    GenerationControls,
-    SendBlock,
-    SendSettings,
-    find_bridge,
-)
-from .params import BITS, DepthParams
+from .params import BITS, OPTION, DepthParams
+from .session.store import SessionStore
+
+log = logging.getLogger(__name__)
 
 TAB_TITLE = "DAZ Depth"
 TAB_ID = "daz_depthmap"  # the WebUI wraps the tab in #tab_daz_depthmap
@@ -118,7 +119,7 @@ def read_settings() -> WebUISettings:
     model = option(KEY_DEPTH_MODEL, KEEP_MODEL)
     return WebUISettings(
         output_dir=resolve_output_dir(option(KEY_OUTPUT_DIR, ""), data_path(), default_output_dir()),
-        bits=_bits(option(KEY_BITS, 8)),
+        bits=_bits(option(KEY_BITS, OPTION["bits"].default)),
         depth_model=model if isinstance(model, str) and model else KEEP_MODEL,
         set_preprocessor_model=bool(option(KEY_SETS_MODEL, True)),
     )
@@ -141,21 +142,76 @@ def _described(info: Any, text: str | None = None, reload: bool = False) -> Any:
 # The extension
 
 
+#: The oldest gradio the tab is built for: the one of AUTOMATIC1111 WebUI 1.6.
+MIN_GRADIO = (3, 41)
+
+
+def too_old() -> str | None:
+    """Why this WebUI is too old for the tab, or ``None``."""
+    import gradio
+
+    try:
+        version = tuple(int(part) for part in gradio.__version__.split(".")[:2])
+    except ValueError:
+        return None
+    if version >= MIN_GRADIO:
+        return None
+    return (
+        f"DAZ Depth needs the AUTOMATIC1111 WebUI 1.6 or newer (gradio 3.41 or newer); this one has gradio "
+        f"{gradio.__version__}: update the WebUI, or use the command line (python -m daz_depthmap)"
+    )
+
+
+def register(hook: Callable[..., Any], callback: Callable[..., Any], name: str) -> None:
+    """Register ``callback`` with a ``script_callbacks.on_*`` hook, named where the WebUI supports names (1.8 and
+    newer; older versions take the callback alone)."""
+    try:
+        named = "name" in inspect.signature(hook).parameters
+    except (TypeError, ValueError):
+        named = False
+    if named:
+        hook(callback, name=name)
+    else:
+        hook(callback)
+
+
 class Extension:
     """The extension inside one WebUI process; ``scripts/daz_depthmap.py`` makes one each time it is loaded."""
 
     def __init__(self) -> None:
-        self.components = ComponentIndex()
+        self.components = ComponentIndex([SdWebuiControlNet.WANTED, GenerationControls.WANTED])
         self.send_block: SendBlock | None = None  # the one in the tab built last
+        self.sessions: SessionStore | None = None  # the users' files of the page built last
 
-    # on_before_ui: Reload UI builds a new page; the components of the old one are gone.
-    def forget_components(self) -> None:
+    def register(self, callbacks: Any) -> None:
+        """Register the extension's callbacks with the WebUI's ``script_callbacks`` (once per load of
+        ``scripts/daz_depthmap.py``). A WebUI older than 1.6 gets one log line saying so."""
+        problem = too_old()
+        if problem:
+            log.warning(problem)
+        register(callbacks.on_before_ui, self.forget_page, "forget_page")
+        register(callbacks.on_after_component, self.collect_component, "collect_component")
+        register(callbacks.on_ui_settings, self.add_settings, "settings")
+        register(callbacks.on_ui_tabs, self.tabs, "tab")
+        register(callbacks.on_app_started, self.add_routes, "routes")
+
+    # on_before_ui: Reload UI builds a new page; the components of the old one are gone, and its sessions too.
+    def forget_page(self) -> None:
         self.components.clear()
         self.send_block = None
+        if self.sessions is not None:
+            self.sessions.close()
+            self.sessions = None
 
     # on_after_component
     def collect_component(self, component: Any, **_kwargs: Any) -> None:
         self.components.add(component)
+
+    # on_app_started: the routes read the store of the page built last (Reload UI builds a new one)
+    def add_routes(self, _demo: Any, app: Any) -> None:
+        from .routes import build_router
+
+        app.include_router(build_router(lambda: self.sessions))
 
     # on_ui_settings
     def add_settings(self) -> None:
@@ -179,7 +235,11 @@ class Extension:
                 KEY_BITS,
                 _described(
                     option_info(
-                        8, "Default bit depth of depth maps", gr.Radio, {"choices": list(BITS)}, section=SECTION
+                        OPTION["bits"].default,
+                        "Default bit depth of depth maps",
+                        gr.Radio,
+                        {"choices": list(OPTION["bits"].choices)},
+                        section=SECTION,
                     ),
                     reload=True,
                 ),
@@ -210,19 +270,25 @@ class Extension:
 
     # on_ui_tabs
     def tabs(self) -> list[tuple[Any, str, str]]:
-        from .ui import build_tab
+        from .tab import build_tab
 
         return [(build_tab(self.tab_context()), TAB_TITLE, TAB_ID)]
 
     def tab_context(self) -> TabContext:
-        """What the tab builder gets: output folder, defaults, and the send block as host controls."""
+        """What the tab builder gets: output folder, defaults, the server's sessions, and the send block."""
+        from .tab import session_store
+
         settings = read_settings()
-        return TabContext(
+        ctx = TabContext(
             output_dir=settings.output_dir,
             defaults=DepthParams(bits=settings.bits),
             elem_prefix=TAB_ID,
             add_controls=self._send_controls(),
         )
+        if self.sessions is not None:
+            self.sessions.close()
+        self.sessions = session_store(ctx)
+        return replace(ctx, sessions=self.sessions)
 
     def _send_controls(self) -> Callable[[TabHandles], None]:
         hidden = hidden_tabs()
@@ -230,7 +296,7 @@ class Extension:
         def add(handles: TabHandles) -> None:
             self.send_block = SendBlock(
                 handles,
-                find_bridge(self.components, hidden),
+                SdWebuiControlNet(self.components, hidden),
                 GenerationControls(self.components, hidden),
                 settings=self.send_settings,
                 elem_prefix=TAB_ID,
@@ -244,4 +310,4 @@ class Extension:
         return SendSettings(settings.depth_model, settings.set_preprocessor_model)
 
     def depth_models(self) -> list[str]:
-        return find_bridge(self.components, hidden_tabs()).depth_models()
+        return SdWebuiControlNet(self.components, hidden_tabs()).depth_models()

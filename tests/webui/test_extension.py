@@ -33,7 +33,7 @@ def _send_events_outputs(page: standin_webui.Page, block) -> set[int]:
 def test_the_scripts_file_only_registers_callbacks(webui: WebUI, capsys: pytest.CaptureFixture[str]) -> None:
     webui.load_scripts()
     registered = {category: len(found) for category, found in webui.script_callbacks.callback_map.items() if found}
-    assert registered == {"before_ui": 1, "after_component": 1, "ui_settings": 1, "ui_tabs": 1}
+    assert registered == {"before_ui": 1, "after_component": 1, "ui_settings": 1, "ui_tabs": 1, "app_started": 1}
     assert not any(key.startswith("daz_depthmap") for key in webui.shared.opts.data_labels)  # nothing read or added
     assert webui.extension.components.ids() == []
     assert capsys.readouterr().out == ""
@@ -119,7 +119,7 @@ def test_the_tab_is_built_with_the_send_block_wired_to_the_page(webui: WebUI) ->
     assert unit.tick_id == "img2img_controlnet_ControlNet-1_controlnet_same_img2img_checkbox"
     # everything the send events read or write is on the page (else gradio raises InvalidBlockError)
     assert _send_events_outputs(page, block) <= set(page.demo.blocks)
-    assert len(follow_ups(page.demo, event_index(page.demo, block.send, "click"))) == 3
+    assert len(follow_ups(page.demo, event_index(page.demo, block.send, "click"))) == 1 + 2 * block.max_pairs
     assert webui.errors() == []
 
 
@@ -138,7 +138,7 @@ def test_a_hidden_generation_tab_is_not_offered(webui: WebUI) -> None:
     webui.load_scripts()
     page = webui.start()
     block = webui.extension.send_block
-    assert block.target.choices == [("txt2img", "txt2img")]
+    assert block.tab.choices == [("txt2img", "txt2img")]
     assert "img2img is hidden" in block.status.value
     assert block.send_mask.visible is False
     assert _send_events_outputs(page, block) <= set(page.demo.blocks)
@@ -263,3 +263,48 @@ def test_the_preferred_model_is_preselected_even_after_its_hash_changed(webui: W
     webui.shared.opts.data["daz_depthmap_depth_model"] = "control_v11f1p_sd15_depth [00000000]"
     webui.start()
     assert webui.extension.send_block.model.value == "control_v11f1p_sd15_depth [cfd03158]"
+
+
+def test_older_webuis_without_callback_names_load_the_extension(webui: WebUI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before 1.9 ``on_ui_tabs(callback, name=...)`` raised TypeError: the extension registers without names there."""
+    callbacks = webui.script_callbacks
+    for hook in ("on_before_ui", "on_after_component", "on_ui_settings", "on_ui_tabs"):
+        category = hook.removeprefix("on_")
+
+        def old_style(callback, category=category):  # the 1.6/1.7 signature: the callback alone
+            callbacks.add_callback(callbacks.callback_map[category], callback, category=category)
+
+        monkeypatch.setattr(callbacks, hook, old_style)
+    webui.load_scripts()
+    page = webui.start()
+    assert [ifid for _, _, ifid in page.tabs][-1] == "daz_depthmap"
+    assert webui.extension.send_block is not None and webui.errors() == []
+
+
+def test_no_component_of_the_tab_is_saved_to_ui_config(webui: WebUI) -> None:
+    """The WebUI's ui-config.json (ui_loadsave) would otherwise restore "8-bit" over the Settings page's default."""
+    webui.shared.opts.set("daz_depthmap_bits", 16)
+    webui.load_scripts()
+    page = webui.start()
+    tab = next(interface for interface, _, ifid in page.tabs if ifid == "daz_depthmap")
+    components = [b for b in tab.blocks.values() if isinstance(b, gr.components.IOComponent)]
+    saved = [c for c in components if getattr(c, "label", None) and not getattr(c, "do_not_save_to_config", False)]
+    assert components and saved == []
+    bits = next(c for c in components if c.elem_id == "daz_depthmap_bits")
+    assert bits.value == "16-bit"
+
+
+def test_a_webui_with_an_older_gradio_gets_one_log_line(
+    webui: WebUI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(gr, "__version__", "3.32.0")  # the WebUI 1.5's
+    webui.load_scripts()
+    lines = [r.getMessage() for r in caplog.records if "DAZ Depth needs" in r.getMessage()]
+    assert lines == [
+        "DAZ Depth needs the AUTOMATIC1111 WebUI 1.6 or newer (gradio 3.41 or newer); this one has gradio 3.32.0: "
+        "update the WebUI, or use the command line (python -m daz_depthmap)"
+    ]
+    monkeypatch.setattr(gr, "__version__", "3.41.2")
+    caplog.clear()
+    webui.load_scripts()
+    assert not [r for r in caplog.records if "DAZ Depth needs" in r.getMessage()]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -50,6 +51,26 @@ document.addEventListener("DOMContentLoaded", function () {
 """
 
 
+#: Delays the ResizeObserver callbacks of the page by ``window.__roDelay`` ms: a busy page, on which gradio 3.41's
+#: sketch tool (ControlNet's unit image) ignores its late resize and keeps 300x150 canvases (Sketch.svelte's
+#: handle_canvas_resize) — the race behind a send whose unit read back a 300x150 mask.
+SLOW_RESIZE = """(() => {
+    const Native = window.ResizeObserver;
+    window.__roDelay = 0;
+    window.ResizeObserver = class {
+        constructor(callback) {
+            this.native = new Native((entries, observer) => {
+                const delay = window.__roDelay;
+                if (delay > 0) setTimeout(() => callback(entries, observer), delay); else callback(entries, observer);
+            });
+        }
+        observe(target, options) { this.native.observe(target, options); }
+        unobserve(target) { this.native.unobserve(target); }
+        disconnect() { this.native.disconnect(); }
+    };
+})();"""
+
+
 def _inject_scripts() -> Callable[[], None]:
     """Put script.js's stand-in and every ``javascript/*.js`` (sorted) into the page head and ``style.css`` at the
     end of the body, as the WebUI does."""
@@ -86,18 +107,26 @@ def served_page(webui: WebUI, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
     page = webui.start(units=3, probe=True)
     undo = _inject_scripts()
     port = _free_port()
-    page.demo.queue().launch(
+    app, _, _ = page.demo.queue().launch(
         server_name="127.0.0.1",
         server_port=port,
         prevent_thread_lock=True,
         quiet=True,
         allowed_paths=[str(REPO_ROOT / "javascript"), str(REPO_ROOT / "style.css")],
     )
+    webui.script_callbacks.app_started_callback(page.demo, app)  # as the WebUI does once the server runs
     try:
         yield f"http://127.0.0.1:{port}/", page
     finally:
-        page.demo.close()
         undo()
+        # gradio 3.41's queue can leave a websocket task waiting for a client that is gone, and uvicorn then waits
+        # for it on shutdown for ever: close, and force the server down if it has not stopped after a while
+        closing = threading.Thread(target=page.demo.close, daemon=True)
+        closing.start()
+        closing.join(10)
+        if closing.is_alive():
+            page.demo.server.force_exit = True
+            closing.join(10)
 
 
 def _choose(page: Page, dropdown_id: str, option: str) -> None:
@@ -113,21 +142,34 @@ def _shot(page: Page, name: str) -> None:
 
 
 @pytest.mark.browser
-def test_send_to_img2img_unit_1_shows_the_filled_unit(served_page: tuple[str, standin_webui.Page]) -> None:
+def test_send_to_img2img_unit_1_shows_the_filled_unit(
+    served_page: tuple[str, standin_webui.Page], webui: WebUI
+) -> None:
     url, standin = served_page
-    in_own_thread(_drive_send, url)  # Playwright's sync API needs a thread without an event loop
+    sessions = webui.extension.sessions
+    in_own_thread(_drive_send, url, lambda: sessions.sessions == 0)  # Playwright's sync API needs its own thread
     assert isinstance(standin.demo, gr.Blocks)
+    # the page left: it released its session through the extension's route on the WebUI's app
+    assert sessions.sessions == 0 and sessions.upload_bytes() == 0
 
 
-def _drive_send(url: str) -> None:
+def _drive_send(url: str, released: Callable[[], bool]) -> None:
     unit = "img2img_controlnet_ControlNet-1"
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.add_init_script(SLOW_RESIZE)
         # no internet here: the theme's web fonts get an empty answer instead of a network error
         page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.fulfill(status=200, body=""))
         page.on("pageerror", lambda error: errors.append(str(error)))
+        sockets: set[object] = set()  # gradio's queue: one websocket per event on its way
+
+        def opened(socket: object) -> None:
+            sockets.add(socket)
+            socket.on("close", lambda _: sockets.discard(socket))  # type: ignore[attr-defined]
+
+        page.on("websocket", opened)
         page.on("console", lambda message: message.type == "error" and errors.append(message.text))
         page.goto(url)
         expect(page.locator("#tab_txt2img")).to_be_visible(timeout=30_000)
@@ -148,6 +190,7 @@ def _drive_send(url: str) -> None:
         )
 
         started = time.perf_counter()
+        page.evaluate("() => { window.__roDelay = 60; }")  # a busy page: the sketch tool misses its resize
         page.locator("#daz_depthmap_cn_send").click()
         expect(page.locator("#daz_depthmap_cn_status").first).to_contain_text("Sent daz_figure_depth", timeout=30_000)
         print(f"send to ControlNet: {time.perf_counter() - started:.2f} s until the status line")
@@ -214,5 +257,14 @@ def _drive_send(url: str) -> None:
             "none"
         )
         _shot(page, "webui_send_to_controlnet_txt2img_unit2.png")
+        for _ in range(100):  # the send's last steps are done before the page leaves
+            if not sockets:
+                break
+            page.wait_for_timeout(100)
+        page.goto("about:blank")  # the page leaves: it releases its session
+        for _ in range(100):
+            if released():
+                break
+            page.wait_for_timeout(100)
         browser.close()
     assert errors == []

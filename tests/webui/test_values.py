@@ -11,17 +11,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from webui_helpers import WebUI
 
-from daz_depthmap.controlnet import KEEP_MODEL, ComponentIndex, control_image, depth_only, fit_size, pick_model
+from daz_depthmap.bridges.base import ComponentIndex
+from daz_depthmap.bridges.controlnet_a1111 import KEEP_MODEL, SdWebuiControlNet, depth_only, pick_model
+from daz_depthmap.bridges.webui_controls import GenerationControls, fit_size
+from daz_depthmap.mapping import to_8bit
 
 
-def test_control_image_is_8_bit_rgb_with_rounded_16_bit_levels() -> None:
-    depth16 = np.array([[0, 128, 129, 257 * 100, 65535]], np.uint16)
-    rgb = control_image(depth16)
-    assert rgb.dtype == np.uint8 and rgb.shape == (1, 5, 3)
-    assert rgb[0, :, 0].tolist() == [0, 0, 1, 100, 255]
-    assert (rgb == rgb[:, :, :1]).all()
+def test_8_bit_levels_of_a_16_bit_map_are_rounded_half_up() -> None:
+    depth16 = np.array([[0, 128, 129, 257 * 100, 65535, 32767 * 257 // 255 + 1]], np.uint16)
+    levels = to_8bit(depth16)
+    assert levels.dtype == np.uint8
+    expected = np.floor(depth16.astype(np.float64) * 255 / 65535 + 0.5).astype(np.uint8)
+    assert levels.tolist() == expected.tolist() and levels[0, :5].tolist() == [0, 0, 1, 100, 255]
     depth8 = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    assert np.array_equal(control_image(depth8)[:, :, 2], depth8)
+    assert to_8bit(depth8) is depth8
 
 
 @given(
@@ -59,7 +62,7 @@ def test_depth_only_keeps_depth_models_once() -> None:
 
 
 def test_the_index_keeps_the_first_component_of_an_id_and_only_ids_it_needs() -> None:
-    index = ComponentIndex()
+    index = ComponentIndex([SdWebuiControlNet.WANTED, GenerationControls.WANTED])
     with gr.Blocks():
         first = gr.Image(elem_id="img2img_controlnet_ControlNet-0_input_image")
         again = gr.Image(elem_id="img2img_controlnet_ControlNet-0_input_image")

@@ -1,0 +1,201 @@
+"""sd-webui-controlnet (Mikubill, 1.1.4xx) on the AUTOMATIC1111 WebUI: its units as send targets.
+
+Unit ``i`` of tab ``T`` has element ids ``T_controlnet_ControlNet-i_…``; with one unit (the unit-count setting is 1)
+they read ``T_controlnet_ControlNet_…`` and there are no unit tabs. The unit's image is a gradio 3 ``gr.Image``
+with the sketch tool; an array sent into it becomes its image, with an empty sketch mask.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from .base import Bridge, ComponentIndex, Configured, Reveal, Target, Updates
+
+log = logging.getLogger(__name__)
+
+TABS = ("txt2img", "img2img")
+
+#: the model choice that leaves the unit's model as it is
+KEEP_MODEL = "Keep the unit's model"
+
+NOT_INSTALLED = (
+    "Send to ControlNet needs the ControlNet extension (sd-webui-controlnet), which was not found: install it "
+    "from Extensions › Available, then restart the WebUI. Saving depth maps works without it."
+)
+IDS_CHANGED = (
+    "Send to ControlNet could not find ControlNet's unit images (element ids `…_controlnet_ControlNet-N_input_image`): "
+    "this ControlNet version is not supported yet. Save the depth map and upload it by hand."
+)
+NOT_MIKUBILL = (
+    "Send to ControlNet supports sd-webui-controlnet on the AUTOMATIC1111 WebUI; this ControlNet (Forge's built-in "
+    "one?) uses other components. Save the depth map and upload it by hand."
+)
+
+_IMAGE_ID = re.compile(r"^(txt2img|img2img)_controlnet_ControlNet(?:-(\d+))?_input_image$")
+
+
+def choices_of(component: Any) -> list[str]:
+    """A dropdown's choice values (gradio 4 keeps ``(label, value)`` pairs)."""
+    return [c[1] if isinstance(c, tuple) else c for c in (getattr(component, "choices", None) or [])]
+
+
+def depth_only(names: Collection[Any]) -> list[str]:
+    """The names with "depth" in them (any case), without ``"None"`` and duplicates, in their order."""
+    return [n for n in dict.fromkeys(names) if isinstance(n, str) and n != "None" and "depth" in n.lower()]
+
+
+def pick_model(preferred: str, models: list[str]) -> str:
+    """The model choice to start with: the preferred one, or the same name with another hash, else keep."""
+    if preferred in models:
+        return preferred
+    name = preferred.split(" [")[0].strip().lower()
+    same = [m for m in models if m.split(" [")[0].strip().lower() == name] if name else []
+    return same[0] if same else KEEP_MODEL
+
+
+@dataclass(frozen=True)
+class UnitSettings:
+    """What a send sets in a unit around its image."""
+
+    model: str | None = None  # None: leave the unit's model
+    set_preprocessor_model: bool = True  # False: leave preprocessor and model as they are
+
+
+class ControlNetUnit(Target):
+    """One unit of txt2img or img2img."""
+
+    def __init__(self, tab: str, number: int, index: ComponentIndex, image_id: str, models: Any) -> None:
+        prefix = image_id[: -len("_input_image")]
+        self.tab = tab
+        self.number = number
+        self.label = f"Unit {number}"
+        self.image_id = image_id
+        self.image = index.get(image_id)
+        self.enable_id = f"{prefix}_controlnet_enable_checkbox"
+        self.enable = index.get(self.enable_id)
+        self.preprocessor = index.get(f"{prefix}_controlnet_preprocessor_dropdown")
+        self.model = index.get(f"{prefix}_controlnet_model_dropdown")
+        tick_id = f"{prefix}_controlnet_same_img2img_checkbox"
+        self.tick_id = tick_id if tab == "img2img" and index.get(tick_id) is not None else None
+        self._models = models
+
+    @property
+    def where(self) -> str:
+        return f"{self.tab} › ControlNet {self.label}"
+
+    def outputs(self) -> list[Any]:
+        return [c for c in (self.image, self.enable, self.preprocessor, self.model) if c is not None]
+
+    def reveal(self) -> Reveal:
+        return Reveal(
+            show=(self.image_id,),
+            tick=self.tick_id,
+            wait=self.image_id,
+            enable=self.enable_id if self.enable is not None else None,
+            sketch=getattr(self.image, "tool", None) == "sketch",
+        )
+
+    def deliver(self, image: np.ndarray) -> Updates:
+        # gradio 3's Image takes an array as its new value (the {"image", "mask"} dict is only what it hands back);
+        # the page starts the sketch mask empty. ControlNet takes 8-bit RGB.
+        rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
+        return {self.image: rgb}
+
+    def configure(self, settings: Any) -> Configured:
+        settings = settings if isinstance(settings, UnitSettings) else UnitSettings()
+        result = Configured()
+        if self.enable is not None:
+            result.updates[self.enable] = True
+            result.done.append("Enable")
+        else:
+            result.notes.append("Enable not ticked (its checkbox was not found)")
+        if not settings.set_preprocessor_model:
+            return result
+        if self.preprocessor is None:
+            result.notes.append("preprocessor not set (its dropdown was not found)")
+        elif "none" in choices_of(self.preprocessor):
+            result.updates[self.preprocessor] = "none"
+            result.done.append("preprocessor none")
+        else:
+            result.notes.append('preprocessor not set ("none" is not among its choices)')
+        if settings.model:
+            if self.model is None:
+                result.notes.append("model not set (its dropdown was not found)")
+            elif settings.model in self._models():
+                result.updates[self.model] = settings.model
+                result.done.append(f"model `{settings.model}`")
+            else:
+                result.notes.append(f"model `{settings.model}` not set: it is not in ControlNet's model list any more")
+        return result
+
+
+class SdWebuiControlNet(Bridge):
+    """sd-webui-controlnet's units, on the tabs that are on the page."""
+
+    WANTED = re.compile(r"^(?:txt2img|img2img)_controlnet_.+$")
+
+    def __init__(self, index: ComponentIndex, hidden_tabs: Collection[str] = ()) -> None:
+        self.index = index
+        self.hidden_tabs = frozenset(hidden_tabs)
+
+    def _images(self) -> dict[str, list[tuple[int, str]]]:
+        """``{tab: [(unit number, image id), ...]}`` for every tab, hidden or not."""
+        found: dict[str, list[tuple[int, str]]] = {}
+        for elem_id in self.index.ids():
+            match = _IMAGE_ID.match(elem_id)
+            if match:
+                found.setdefault(match[1], []).append((int(match[2] or 0), elem_id))
+        return {tab: sorted(found[tab]) for tab in TABS if tab in found}
+
+    def problem(self) -> str | None:
+        if not any(i.startswith(f"{t}_controlnet_") for i in self.index.ids() for t in TABS):
+            return NOT_INSTALLED
+        images = self._images()
+        if not images:
+            return IDS_CHANGED
+        if not all(isinstance(self.index.get(i), gr.Image) for found in images.values() for _, i in found):
+            return NOT_MIKUBILL
+        if not self.targets():
+            hidden = " and ".join(t for t in TABS if t in images)
+            return (
+                f"Send to ControlNet has nowhere to send: {hidden} {'is' if ' and ' not in hidden else 'are'} hidden "
+                "(Settings › User interface › Hidden UI tabs)."
+            )
+        return None
+
+    def targets(self) -> dict[str, list[Target]]:
+        units: dict[str, list[Target]] = {}
+        for tab, found in self._images().items():
+            if tab in self.hidden_tabs:
+                continue  # never rendered: wiring its components would fail (InvalidBlockError)
+            for number, image_id in found:
+                if isinstance(self.index.get(image_id), gr.Image):
+                    units.setdefault(tab, []).append(ControlNetUnit(tab, number, self.index, image_id, self.models))
+        return units
+
+    def models(self) -> list[str]:
+        """ControlNet's current model list: its public module when loaded, else the model dropdown's choices."""
+        external = sys.modules.get("internal_controlnet.external_code")
+        get_models = getattr(external, "get_models", None)
+        if callable(get_models):
+            try:
+                return [str(name) for name in get_models(update=False)]
+            except Exception:  # a ControlNet that changed its API: fall back to the dropdown
+                log.warning("daz_depthmap: ControlNet's get_models failed; using a unit's model list", exc_info=True)
+        for units in self.targets().values():
+            for unit in units:
+                model = getattr(unit, "model", None)
+                if model is not None:
+                    return [c for c in choices_of(model) if c != "None"]
+        return []
+
+    def depth_models(self) -> list[str]:
+        return depth_only(self.models())
