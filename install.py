@@ -1,8 +1,9 @@
 """Run by the WebUI at start-up and after installing from the Extensions tab: installs what is missing.
 
-Only OpenEXR (3.3 or newer: ``OpenEXR.File``) is needed beyond what the WebUI ships (the extension writes its
-PNGs with zlib and does not use OpenCV); numpy, Pillow, torch and gradio are the WebUI's and are never touched.
-Quiet when everything is there; nothing with ``--skip-install``.
+Only OpenEXR's bindings (3.3 or newer, below 4: ``OpenEXR.File``) are needed beyond what the WebUI ships. They are
+installed with the WebUI's own numpy pinned in the same pip command, so pip can never replace it (if no OpenEXR
+release fits that numpy, pip refuses and this says so in one line). numpy, Pillow, torch and gradio are the
+WebUI's and are never touched. Quiet when everything is there; nothing with ``--skip-install``.
 """
 
 from __future__ import annotations
@@ -10,17 +11,28 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Callable
 
-OPENEXR_MIN = (3, 3)
+try:
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import InvalidVersion, Version
+except ImportError:  # every WebUI has pip, which carries packaging
+    from pip._vendor.packaging.specifiers import SpecifierSet  # type: ignore[no-redef]
+    from pip._vendor.packaging.version import InvalidVersion, Version  # type: ignore[no-redef]
+
+#: The OpenEXR bindings the extension works with (OpenEXR.File came with 3.3; 4 may change the API).
+OPENEXR = "OpenEXR>=3.3,<4"
 
 
-def version_tuple(version: str) -> tuple[int, ...]:
-    """``"3.4.17"`` -> ``(3, 4, 17)``; stops at the first part that is not a number (``"3.3rc1"`` -> ``(3,)``)."""
-    parts = []
-    for part in version.split("."):
-        if not part.isdigit():
-            break
-        parts.append(int(part))
-    return tuple(parts)
+def satisfies(version: str | None, requirement: str) -> bool:
+    """Whether an installed version (``None``: not installed) meets ``requirement``'s range, pre-releases included
+    (``3.4.0rc1`` is a 3.4)."""
+    if version is None:
+        return False
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return False
+    specifier = SpecifierSet(requirement.split(" ")[0].removeprefix("OpenEXR"), prereleases=True)
+    return parsed in specifier
 
 
 def installed_version(distribution: str) -> str | None:
@@ -31,11 +43,14 @@ def installed_version(distribution: str) -> str | None:
 
 
 def missing(is_installed: Callable[[str], bool], version_of: Callable[[str], str | None]) -> list[tuple[str, str]]:
-    """``(pip requirement, description)`` for each requirement that is absent or too old."""
+    """``(pip arguments, description)`` for each requirement that is absent or out of range; the WebUI's numpy is
+    pinned alongside, so installing cannot change it."""
     needed = []
     openexr = version_of("OpenEXR") if is_installed("OpenEXR") else None
-    if openexr is None or version_tuple(openexr) < OPENEXR_MIN:
-        needed.append(("OpenEXR>=3.3", "OpenEXR for DAZ depthmap"))
+    if not satisfies(openexr, OPENEXR):
+        numpy = version_of("numpy")
+        keep = f' "numpy=={numpy}"' if numpy else ""
+        needed.append((f'install "{OPENEXR}"{keep}', "OpenEXR for DAZ depthmap"))
     return needed
 
 
@@ -44,8 +59,12 @@ def main() -> None:
 
     if getattr(getattr(launch, "args", None), "skip_install", False):
         return
-    for requirement, description in missing(launch.is_installed, installed_version):
-        launch.run_pip(f'install "{requirement}"', description)
+    for arguments, description in missing(launch.is_installed, installed_version):
+        try:
+            launch.run_pip(arguments, description)
+        except Exception as exc:  # pip's own report is in the log above; the WebUI must go on starting
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"DAZ Depth: could not run pip {arguments} ({first}); the tab cannot read EXR files until it is")
 
 
 if __name__ == "__main__":
