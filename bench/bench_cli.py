@@ -100,7 +100,8 @@ def stage_times(path: str, variant: str) -> dict[str, float]:
     from daz_depthmap import cli  # noqa: F401  (the CLI's own imports, as `python -m daz_depthmap` does them)
     from daz_depthmap.exr import read_depth
     from daz_depthmap.mapping import depth_stats
-    from daz_depthmap.output import encode_png, output_paths, write_atomic
+    from daz_depthmap.naming import output_paths
+    from daz_depthmap.output import encode_png, write_atomic
     from daz_depthmap.params import DepthParams
     from daz_depthmap.pipeline import render
 

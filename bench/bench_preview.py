@@ -3,9 +3,9 @@
     .venv/bin/python bench/bench_preview.py                 (1200² and 4096², 6 sessions of the app at 4096²)
     .venv/bin/python bench/bench_preview.py --sizes 2048 --runs 50 --sessions 0
 
-Measures the workspace functions the tab's handlers call, without gradio:
+Measures the session functions the tab's handlers call, without gradio:
 
-* one preview update (``LoadedFile.render_preview`` after ``Workspace.update``) with a linear map and with
+* one preview update (``LoadedFile.render_preview`` after ``Workspace.set_cutoffs``) with a linear map and with
   ``compress_map``, best and median of ``--runs``;
 * the PNG encoding of that preview as gradio 3 does it (Pillow, default level), which is the other half of a
   live update's server time;
@@ -14,9 +14,9 @@ Measures the workspace functions the tab's handlers call, without gradio:
 * memory: the peak traced by ``tracemalloc`` while loading a file and what stays allocated per loaded file
   (numpy reports its buffers to tracemalloc), before and after the ``compress_map`` ranks exist;
 * memory over sessions: the standalone app built in-process with a 4096² file on its command line, its page-load
-  handler called ``--sessions`` times as gradio does for each new browser tab (gradio keeps every session's state
-  for as long as the server runs), then ``compress_map`` switched on in each; the process's resident size
-  (VmRSS) after each step.
+  handler called ``--sessions`` times as gradio does for each new browser tab, then ``compress_map`` switched on
+  in each; the process's resident size (VmRSS) after each step. (``bench_sessions.py`` does the same with real
+  browser sessions and uploads, round after round.)
 
 DAZ-like depth EXRs (float32 ``Y``, ZIP) from ``daz_depthmap.synthetic`` are written to a temporary folder.
 """
@@ -37,8 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from daz_depthmap.params import DepthParams  # noqa: E402
+from daz_depthmap.session.batch import full_maps  # noqa: E402
+from daz_depthmap.session.workspace import Workspace  # noqa: E402
 from daz_depthmap.synthetic import daz_like_depth, write_depth_exr  # noqa: E402
-from daz_depthmap.workspace import Workspace  # noqa: E402
 
 
 def timed(action: Callable[[], object], runs: int) -> tuple[float, float]:
@@ -85,8 +86,7 @@ def bench_size(side: int, folder: Path, runs: int) -> None:
     load_ms = (time.perf_counter() - start) * 1000
     kept, peak = tracemalloc.get_traced_memory()
     assert result.loaded, result.errors
-    entry = ws.current
-    assert entry is not None
+    entry = ws.require_shown().file
     print(f"load (read + stats + histogram + suggestion + preview copy): {load_ms:8.1f} ms")
     print(f"memory while loading: peak {mib(peak)}; kept per loaded file {mib(kept)} (its arrays {mib(entry.nbytes)})")
 
@@ -95,8 +95,9 @@ def bench_size(side: int, folder: Path, runs: int) -> None:
     counter = iter(range(10**9))
 
     def move() -> object:
-        ws.update(depth_cutoff=cutoffs[next(counter) % 2])
-        return entry.render_preview()
+        shown = ws.require_shown()
+        shown = ws.set_cutoffs(cutoffs[next(counter) % 2], None, shown.file.key, shown.view)
+        return entry.render_preview(shown.params)
 
     preview = move()
     shape = "x".join(str(n) for n in preview.depth.shape[::-1])
@@ -105,9 +106,9 @@ def bench_size(side: int, folder: Path, runs: int) -> None:
     best, median = timed(lambda: pil_png(preview.depth), max(3, runs // 5))
     print(f"  + PNG encoding as gradio 3 does (Pillow):  best {best:6.2f} ms, median {median:6.2f} ms")
 
-    ws.update(compress_map=True)
+    ranked = ws.update(compress_map=True)
     start = time.perf_counter()
-    entry.render_preview()
+    entry.render_preview(ranked.params)
     first_ms = (time.perf_counter() - start) * 1000
     kept_ranked, peak_ranked = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -119,9 +120,9 @@ def bench_size(side: int, folder: Path, runs: int) -> None:
         f"last preview), peak so far {mib(peak_ranked)}"
     )
 
-    ws.update(compress_map=False)
+    plain = ws.update(compress_map=False)
     start = time.perf_counter()
-    maps = entry.full_maps()
+    maps = full_maps(plain)
     full_ms = (time.perf_counter() - start) * 1000
     print(f"full-resolution maps (download / send):   {full_ms:8.1f} ms ({maps.width}x{maps.height}, file read again)")
 
@@ -130,22 +131,22 @@ def bench_sessions(side: int, folder: Path, sessions: int) -> None:
     """RSS of the standalone app's process as new sessions open, each with the command line's file loaded."""
     import gc
 
-    from daz_depthmap.app import build_app
+    from daz_depthmap.app import app_context, build_app
 
     path = folder / f"daz_{side}_app.exr"
     write_depth_exr(path, daz_like_depth(side, side))
     gc.collect()
     start = rss()
-    blocks = build_app([path], folder / "outputs")
+    blocks = build_app([path], app_context(folder / "outputs"))
     page_load = next(blocks.fns[i].fn for i, dep in enumerate(blocks.dependencies) if dep["trigger"] == "load")
     options = next(
         blocks.fns[i].fn
         for i, dep in enumerate(blocks.dependencies)
-        if dep["trigger"] == "input" and len(dep["inputs"]) == 6  # session + the five option inputs
+        if dep["trigger"] == "input" and len(dep["inputs"]) == 6  # the session + the five option inputs
     )
     print(f"\n== the app with a {side}x{side} file on its command line, {sessions} sessions")
     print(f"RSS before building the app: {start:6.0f} MB")
-    held = []  # what gradio's state holder keeps: every session's state
+    held = []  # what gradio's state holder keeps: every session's token
     for number in range(1, sessions + 1):
         out = page_load(None)
         held.append(next(value for key, value in out.items() if type(key).__name__ == "State"))
