@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 #: Sessions unused this long are evicted (seconds).
 MAX_IDLE_SECONDS = 60 * 60
-#: Preview data (and pending sends) of all sessions together, in bytes: about 180 loaded 4096² files.
-MAX_MEMORY_BYTES = 512 * 1024 * 1024
+#: Preview data (and pending sends) of all sessions together, in bytes: about 90 loaded 4096² files, 15 with
+#: compress_map on.
+MAX_MEMORY_BYTES = 256 * 1024 * 1024
 #: Uploaded files of all sessions together, in bytes.
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024 * 1024
 #: How many evicted tokens are remembered to tell a returning user why their files are gone.
