@@ -6,7 +6,12 @@ channels, reads only part 0 and can crash the process on damaged files.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import stat
+import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from .exr_layout import EXR_MAGIC, FileLayout, LayoutError, read_layout, single_part
+from .library_output import library_stdout_swallowed
 from .mapping import pixel_slices
+from .naming import shown_name
 from .params import DEFAULT_MAX_PIXELS, SENTINEL_DEPTH
-
-EXR_MAGIC = b"\x76\x2f\x31\x01"
 
 _OTHER_FORMATS = (
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
@@ -32,12 +38,24 @@ _OTHER_FORMATS = (
 
 
 class DepthReadError(Exception):
-    """A file could not be read as depth; ``str()`` names the file and the problem."""
+    """A file could not be read as depth; ``str()`` names the file (quoted if its name holds a line break) and the
+    problem, on one line."""
 
     def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
         self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path.name}: {problem}")
+        self.problem = " ".join(problem.split("\n"))
+        super().__init__(f"{shown_name(self.path.name)}: {self.problem}")
+
+
+class MissingBindingsError(ImportError):
+    """OpenEXR's Python bindings are not installed for this Python."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"OpenEXR's Python bindings are not installed for this Python ({sys.executable}): run "
+            f'`{sys.executable} -m pip install "OpenEXR>=3.3,<4"`, or use the Python of the project\'s .venv '
+            "(`.venv/bin/python -m daz_depthmap`, made by `make run` or `make test`)"
+        )
 
 
 class NoDepthChannelError(DepthReadError):
@@ -134,18 +152,26 @@ def _area(window: tuple[int, int, int, int]) -> int:
     return max(0, xmax - xmin + 1) * max(0, ymax - ymin + 1)
 
 
-def _check_signature(path: Path) -> None:
-    if not path.exists():
-        raise DepthReadError(path, "file not found")
-    if path.is_dir():
+def _check_file(path: Path) -> None:
+    """The path is a regular, non-empty file starting with the EXR signature (checked before any decoding; a pipe
+    or device is refused before it is opened, since reading it could block for ever)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise DepthReadError(path, "file not found") from None
+    except OSError as exc:
+        raise DepthReadError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
         raise DepthReadError(path, "is a folder, not an EXR file")
+    if not stat.S_ISREG(info.st_mode):
+        raise DepthReadError(path, "is not a regular file (a pipe, socket or device); give a file on disk")
+    if info.st_size == 0:
+        raise DepthReadError(path, "the file is empty (0 bytes)")
     try:
         with path.open("rb") as handle:
             head = handle.read(8)
     except OSError as exc:
         raise DepthReadError(path, f"cannot be read ({exc.strerror or exc})") from None
-    if not head:
-        raise DepthReadError(path, "the file is empty (0 bytes)")
     if head[:4] == EXR_MAGIC:
         return
     for magic, what in _OTHER_FORMATS:
@@ -154,15 +180,61 @@ def _check_signature(path: Path) -> None:
     raise DepthReadError(path, "not an OpenEXR file (it does not start with the EXR signature 76 2f 31 01)")
 
 
-def _open(path: Path, header_only: bool) -> Any:
-    import OpenEXR  # imported here so the package imports even where the bindings are missing
-
+def _checked_layout(path: Path) -> FileLayout:
+    """The file's layout, checked from its bytes before OpenEXR reads it (damage refused quietly)."""
     try:
-        return OpenEXR.File(str(path), separate_channels=True, header_only=header_only)
+        return read_layout(path)
+    except LayoutError as exc:
+        raise DepthReadError(path, str(exc)) from None
+    except OSError as exc:
+        raise DepthReadError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
+def _bindings() -> Any:
+    """OpenEXR's Python bindings (imported on first use, so the package imports where they are missing), with
+    their decoding threads in use (3.5 and newer decode on one thread until told otherwise)."""
+    try:
+        import OpenEXR
+    except ImportError:
+        raise MissingBindingsError() from None
+    counted = getattr(OpenEXR, "global_thread_count", None)
+    if callable(counted) and counted() == 0:
+        OpenEXR.set_global_thread_count(min(os.cpu_count() or 1, 8))
+    return OpenEXR
+
+
+def _open(path: Path | bytes, header_only: bool, name: str = "") -> Any:
+    """``OpenEXR.File`` on a path (or a single part's bytes), its printing kept out of our output."""
+    OpenEXR = _bindings()
+    shown = Path(name or (path if isinstance(path, Path) else "file"))
+    try:
+        with library_stdout_swallowed():
+            if isinstance(path, Path):
+                return OpenEXR.File(str(path), separate_channels=True, header_only=header_only)
+            return _open_bytes(OpenEXR, path)
+    except MissingBindingsError:
+        raise
     except Exception as exc:  # the bindings raise RuntimeError, IndexError, ValueError... on damaged files
         what = "header" if header_only else "pixel data"
-        detail = str(exc).replace(str(path), path.name).strip() or type(exc).__name__
-        raise DepthReadError(path, f"damaged or truncated EXR {what} (OpenEXR: {detail})") from None
+        detail = str(exc).replace(str(path), shown.name).strip() if isinstance(path, Path) else str(exc).strip()
+        detail = detail or type(exc).__name__
+        raise DepthReadError(shown, f"damaged or truncated EXR {what} (OpenEXR: {detail})") from None
+
+
+def _open_bytes(OpenEXR: Any, data: bytes) -> Any:
+    """Decode an EXR held in memory: from a stream where the bindings take one (3.5), else from a temporary file."""
+    try:
+        return OpenEXR.File(io.BytesIO(data), separate_channels=True)
+    except TypeError:  # 3.4 takes file names only
+        pass
+    handle, temp = tempfile.mkstemp(suffix=".exr", prefix="daz_depthmap-part-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        return OpenEXR.File(temp, separate_channels=True)
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(temp)
 
 
 def _parts(path: Path, exr: Any) -> list[_Part]:
@@ -198,7 +270,7 @@ def _check_size(path: Path, parts: Sequence[_Part], max_pixels: int) -> None:
             width, height = xmax - xmin + 1, ymax - ymin + 1
             if width <= 0 or height <= 0:
                 if what == "display window":
-                    raise DepthReadError(path, f"damaged EXR header: empty {what} {window}")
+                    raise DepthReadError(path, f"damaged or truncated EXR header: empty {what} {window}")
                 continue
             if width * height > max_pixels:
                 raise DepthReadError(
@@ -206,13 +278,24 @@ def _check_size(path: Path, parts: Sequence[_Part], max_pixels: int) -> None:
                     f"{width}x{height} pixels ({width * height:,}) is above the limit of {max_pixels:,} pixels; "
                     "if the image is real, raise the pixel limit (--max-pixels)",
                 )
-    decoded = sum(_area(p.data_window) * len(p.channels) for p in parts if not p.deep)
-    if decoded > 4 * max_pixels:
+
+
+#: Bytes a part's decoded pixels may take per allowed pixel: 2 float channels (or 4 half ones) of an image at the
+#: pixel limit. Files holding more (many channels in one part) need a higher --max-pixels.
+DECODED_BYTES_PER_PIXEL = 8
+
+
+def _check_decoded(path: Path, layout: FileLayout, part: _Part, max_pixels: int) -> None:
+    """Refuse before decoding a part whose pixels (every channel of it) would take too much memory."""
+    decoded = layout.parts[part.index].decoded_bytes
+    allowed = DECODED_BYTES_PER_PIXEL * max_pixels
+    if not part.deep and decoded > allowed:
+        which = f"part {part.name!r}" if len(layout.parts) > 1 else "the image"
         raise DepthReadError(
             path,
-            f"decoding all {sum(len(p.channels) for p in parts)} channels would take {decoded:,} values, above the "
-            f"limit of {4 * max_pixels:,} (4 per allowed pixel); if the image is real, raise the pixel limit "
-            "(--max-pixels)",
+            f"decoding the {len(part.channels)} channels of {which} would take {decoded / 2**20:,.0f} MiB, above the "
+            f"limit of {DECODED_BYTES_PER_PIXEL} bytes per allowed pixel ({allowed / 2**20:,.0f} MiB); if the image "
+            "is real, raise the pixel limit (--max-pixels)",
         )
 
 
@@ -249,13 +332,14 @@ def _named_candidates(candidates: Sequence[_Candidate]) -> tuple[list[_Candidate
     return [], ""
 
 
-def _grey_rgb(path: Path, exr: Any, candidates: Sequence[_Candidate]) -> _Candidate | None:
+def _grey_rgb(path: Path, layout: FileLayout, candidates: Sequence[_Candidate], max_pixels: int) -> _Candidate | None:
     """R of the first part whose R, G and B agree (depth copied into colour channels)."""
     for part in {c[1].index: c[1] for c in candidates}.values():
         if not {"R", "G", "B"} <= set(part.channels):
             continue
-        pixels = exr.parts[part.index].channels
-        r, g, b = (np.asarray(pixels[k].pixels, dtype=np.float32) for k in ("R", "G", "B"))
+        _check_decoded(path, layout, part, max_pixels)
+        pixels = _decode_part(path, layout, part)
+        r, g, b = (np.asarray(pixels[k], dtype=np.float32) for k in ("R", "G", "B"))
         both = np.isfinite(r) & np.isfinite(g) & np.isfinite(b)
         if not both.any():
             continue
@@ -263,6 +347,30 @@ def _grey_rgb(path: Path, exr: Any, candidates: Sequence[_Candidate]) -> _Candid
         if max(float(np.max(np.abs(r[both] - g[both]))), float(np.max(np.abs(r[both] - b[both])))) <= 1e-3 * scale:
             return next(c for c in candidates if c[1].index == part.index and c[2] == "R")
     return None
+
+
+def _decode_part(path: Path, layout: FileLayout, part: _Part) -> dict[str, np.ndarray]:
+    """The pixels of one part's channels, by name. Only that part is decoded: a part of a multi-part file is cut
+    out into a single-part file first (a 50-part file no longer decodes 50 parts to use one).
+
+    Raises
+    ------
+    DepthReadError
+        When the part's pixel data cannot be decoded (the bindings then print a warning and drop the part; it is
+        never mistaken for another part).
+    """
+    if len(layout.parts) > 1:
+        exr = _open(single_part(path, layout, part.index), header_only=False, name=path.name)
+    else:
+        exr = _open(path, header_only=False)
+    parts = list(getattr(exr, "parts", ()))
+    if len(parts) != 1:
+        label = f"part {part.name!r}" if len(layout.parts) > 1 else "the image"
+        raise DepthReadError(path, f"damaged or truncated EXR pixel data: {label} could not be decoded")
+    try:
+        return {name: np.asarray(channel.pixels) for name, channel in parts[0].channels.items()}
+    except Exception as exc:  # damaged data surfacing as any error of the bindings
+        raise DepthReadError(path, f"damaged or truncated EXR pixel data ({type(exc).__name__})") from None
 
 
 def _channel_list(candidates: Sequence[_Candidate]) -> str:
@@ -301,9 +409,12 @@ def read_depth(
     path = Path(path)
     if max_pixels < 1:
         raise ValueError(f"the pixel limit must be a positive number of pixels, not {max_pixels}")
-    _check_signature(path)
+    _check_file(path)
     parts = _parts(path, _open(path, header_only=True))
     _check_size(path, parts, max_pixels)
+    layout = _checked_layout(path)
+    if len(parts) != len(layout.parts):
+        raise DepthReadError(path, "damaged or truncated EXR header: the parts do not match the file's layout")
 
     everything = _qualified(parts)
     flat = [c for c in everything if not c[1].deep]
@@ -311,7 +422,6 @@ def read_depth(
         raise DepthReadError(
             path, "deep EXR (a list of depth samples per pixel) is not supported: flatten it to one Z value first"
         )
-    exr = None
     if channel is not None:
         chosen = [c for c in flat if channel in (c[0], c[2])] or [
             c for c in flat if channel.lower() in (c[0].lower(), c[2].lower())
@@ -324,8 +434,7 @@ def read_depth(
         if tier:
             pick = tier[0]
         else:
-            exr = _open(path, header_only=False)
-            grey = _grey_rgb(path, exr, flat)
+            grey = _grey_rgb(path, layout, flat, max_pixels)
             if grey is not None:
                 pick, why = grey, "R = G = B"
             elif len(flat) == 1:
@@ -337,14 +446,11 @@ def read_depth(
                     f"{_channel_list(flat)}; choose one explicitly",
                     [c[0] for c in flat],
                 )
-    if exr is None:
-        exr = _open(path, header_only=False)
     label, part, name = pick
-    try:
-        pixels = np.asarray(exr.parts[part.index].channels[name].pixels)
-    except (KeyError, IndexError):
-        problem = f"damaged or truncated EXR pixel data: channel {label!r} could not be decoded"
-        raise DepthReadError(path, problem) from None
+    _check_decoded(path, layout, part, max_pixels)
+    pixels = _decode_part(path, layout, part).get(name)
+    if pixels is None:
+        raise DepthReadError(path, f"damaged or truncated EXR pixel data: channel {label!r} could not be decoded")
     if pixels.dtype == object:
         raise DepthReadError(path, f"channel {label!r} holds deep samples, which are not supported")
     depth, notes = _paste(path, pixels.astype(np.float32, copy=False), part)

@@ -14,6 +14,14 @@ MASK_SUFFIX = ".mask.png"
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
+def shown_name(name: str) -> str:
+    """A file name as a one-line message shows it: quoted (as Python quotes it) when it holds a line break, a tab or
+    another control character, as it is otherwise."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return repr(name)
+    return name
+
+
 def stem_of(name: str) -> str:
     """``scene.exr`` -> ``scene`` (the ``.exr`` ending in any case; other names unchanged)."""
     return name[:-4] if name.lower().endswith(".exr") else name

@@ -228,3 +228,54 @@ def test_data_window_offset_in_a_generated_file(tmp_path, exr_writer, exr_part):
     assert image.depth.shape == (15, 20)
     np.testing.assert_array_equal(image.depth[7:10, 5:9], ramp)
     assert image.valid.sum() == 12 and image.valid[7:10, 5:9].all()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Multi-part files: only the part that is needed is decoded, and never mistaken for another
+
+
+def _many_parts(exr_writer, exr_part, path, count: int = 50, side: int = 256):
+    parts = [
+        exr_part({"Z": np.full((side, side), 100.0 + k, np.float32), "A": np.ones((side, side), np.float32)},
+                 name=f"layer{k:02d}")
+        for k in range(count)
+    ]  # fmt: skip
+    return exr_writer(path, parts)
+
+
+def test_only_the_chosen_part_of_a_multi_part_file_is_decoded(tmp_path, exr_writer, exr_part):
+    import tracemalloc
+
+    path = _many_parts(exr_writer, exr_part, tmp_path / "fifty.exr")
+    tracemalloc.start()
+    try:
+        image = read_depth(path, "layer37/Z")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert image.channel == "layer37/Z" and np.all(image.depth == 137.0)
+    one_part = 2 * 256 * 256 * 4
+    assert peak < 6 * one_part, f"{peak / 2**20:.1f} MiB traced: more than the one part was decoded"
+
+
+def test_a_damaged_part_is_never_read_as_another(tmp_path, exr_writer, exr_part):
+    """The bindings drop a part whose pixels fail to decode; the next part then took its index (and its place)."""
+    from daz_depthmap.exr_layout import read_layout
+
+    path = exr_writer(
+        tmp_path / "two.exr",
+        [
+            exr_part({"Z": np.full((32, 32), 1.0, np.float32)}, name="depth_left"),
+            exr_part({"Z": np.full((32, 32), 2.0, np.float32)}, name="depth_right"),
+        ],
+    )
+    layout = read_layout(path)
+    data = bytearray(path.read_bytes())
+    first = layout.parts[0].offsets[0]
+    size = int.from_bytes(data[first + 8 : first + 12], "little")
+    data[first + 12 : first + 12 + size] = bytes(reversed(data[first + 12 : first + 12 + size]))  # scramble its zlib
+    path.write_bytes(bytes(data))
+    with pytest.raises(DepthReadError, match="damaged or truncated EXR pixel data: part 'depth_left' could not be"):
+        read_depth(path, "depth_left/Z")
+    right = read_depth(path, "depth_right/Z")
+    assert np.all(right.depth == 2.0)
