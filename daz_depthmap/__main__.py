@@ -2,6 +2,15 @@
 
 import sys
 
-from .cli import main
+try:
+    from .cli import main
+except ModuleNotFoundError as exc:  # a Python without the project's packages: say how to get them
+    print(
+        f"error: this Python ({sys.executable}) lacks the package {exc.name!r}: run `{sys.executable} -m pip install "
+        '"numpy>=1.24" "OpenEXR>=3.3,<4"`, or use the project\'s own Python (`.venv/bin/python -m daz_depthmap`, '
+        "made by `make run` or `make test`)",
+        file=sys.stderr,
+    )
+    sys.exit(2)
 
 sys.exit(main())

@@ -8,16 +8,20 @@ The options' flags, help texts and bounds come from :data:`daz_depthmap.params.O
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from .exr import DepthReadError, NoDepthChannelError, read_depth
+from .exr import DepthReadError, MissingBindingsError, NoDepthChannelError, read_depth
 from .histogram import advice_lines
+from .library_output import native_stderr_silenced
 from .mapping import depth_stats
-from .naming import StemClaims, output_paths, stem_of
+from .naming import StemClaims, output_paths, shown_name, stem_of
 from .output import save_outputs
 from .params import MAX_PIXELS, OPTIONS, DepthParams, Option, parse_cutoff
 from .pipeline import NoDepthError, render
@@ -88,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@dataclass(frozen=True)
+class FileReport:
+    """What the command line says about a file it wrote: one summary line, and warnings (one line each)."""
+
+    summary: str
+    warnings: list[str]
+
+
 def process_file(
     path: Path,
     params: DepthParams,
@@ -96,8 +108,8 @@ def process_file(
     out: TextIO,
     protect: Sequence[Path],
     stem: str | None = None,
-) -> str:
-    """Read, map and write one file; return a one-line summary. Raises on any problem with this file."""
+) -> FileReport:
+    """Read, map and write one file. Raises on any problem with this file."""
     if path.suffix.lower() != ".exr":
         raise DepthReadError(path, "input files must end in .exr")
     image = read_depth(path, params.channel, max_pixels)
@@ -123,11 +135,26 @@ def process_file(
         parts.append(f"{stats.invalid_count} background px")
     if result.suggestion is not None:
         parts.append(f"auto: {result.suggestion.reason}")
-    return f"{', '.join(parts)} -> {', '.join(p.name for p in written)}"
+    return FileReport(f"{', '.join(parts)} -> {', '.join(p.name for p in written)}", result.warnings)
+
+
+def _out_dir_problem(out_dir: Path | None) -> str | None:
+    """Why ``--out_dir`` cannot take outputs (said once, before any file is read)."""
+    if out_dir is None or not out_dir.exists():
+        return None  # written beside the inputs, or created on the first write
+    if not out_dir.is_dir():
+        return f"--out_dir {shown_name(str(out_dir))} is not a folder"
+    if not os.access(out_dir, os.W_OK):
+        return f"--out_dir {shown_name(str(out_dir))} is not writable"
+    return None
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the command line; returns the exit status (0 all written, 1 some file failed, 2 bad usage)."""
+    """Run the command line; returns the exit status (0 all written, 1 some file failed, 2 bad usage).
+
+    stdout carries only what was asked for (summaries, histogram advice); every problem is one line on stderr, and
+    OpenEXR's own output is kept out of both.
+    """
     out = out or sys.stdout
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
@@ -136,16 +163,24 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except ValueError as exc:
         print(f"error: {exc}", file=err)
         return 2
+    problem = _out_dir_problem(args.out_dir)
+    if problem is None and importlib.util.find_spec("OpenEXR") is None:
+        problem = str(MissingBindingsError())
+    if problem:
+        print(f"error: {problem}", file=err)
+        return 2
     paths = [Path(f) for f in args.files]
     failed = 0
     started = time.perf_counter()
     claims = StemClaims()  # two inputs whose outputs would share a name: the second's get "-2"
     for number, path in enumerate(paths, 1):
-        prefix = f"[{number}/{len(paths)}] {path.name}" if len(paths) > 1 else path.name
+        name = shown_name(path.name)
+        prefix = f"[{number}/{len(paths)}] {name}" if len(paths) > 1 else name
         folder = args.out_dir if args.out_dir is not None else path.parent
         stem = claims.claim(stem_of(path.name), path.resolve(), folder)
         try:
-            summary = process_file(path, params, args.out_dir, args.max_pixels, out, paths, stem)
+            with native_stderr_silenced():  # OpenEXR's C library prints per bad chunk: this process is ours
+                report = process_file(path, params, args.out_dir, args.max_pixels, out, paths, stem)
         except NoDepthChannelError as exc:
             failed += 1
             print(f"{prefix}: error: {exc.problem} with --channel NAME", file=err)
@@ -155,14 +190,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         except (OSError, MemoryError) as exc:
             failed += 1
             print(f"{prefix}: error: {exc}", file=err)
+        except Exception as exc:  # a bug or an unforeseen failure: one line, and the batch goes on
+            failed += 1
+            print(f"{prefix}: error: unexpected failure ({type(exc).__name__}: {exc})", file=err)
         else:
+            for warning in report.warnings:
+                print(f"{prefix}: warning: {warning}", file=err)
             if not args.quiet:
                 renamed = (
                     f" (renamed: another input in this run writes {stem_of(path.name)}.*)"
                     if stem != stem_of(path.name)
                     else ""
                 )
-                print(f"{prefix}: {summary}{renamed}", file=out)
+                print(f"{prefix}: {report.summary}{renamed}", file=out)
     if len(paths) > 1 and not args.quiet:
         done = len(paths) - failed
         print(f"{done} of {len(paths)} files written in {time.perf_counter() - started:.1f} s", file=out)

@@ -103,6 +103,13 @@ def depth_window(
     return DepthWindow(near, far, invert, far_cutoff is not None)
 
 
+def _white_where(valid: np.ndarray, levels: int, dtype: type[np.unsignedinteger]) -> np.ndarray:
+    """``levels`` where valid, 0 elsewhere, in the output's dtype (no wider temporary: 100 MP stay 100-200 MB)."""
+    out = valid.astype(dtype)
+    out *= dtype(levels)
+    return out
+
+
 def _output_dtype(levels: int) -> type[np.unsignedinteger]:
     if levels == 255:
         return np.uint8
@@ -124,7 +131,7 @@ def map_linear(depth: np.ndarray, valid: np.ndarray, window: DepthWindow, levels
         return np.zeros(depth.shape, dtype)
     far, span = float(window.far), float(window.far) - float(window.near)
     if span == 0:  # zero width: one plane
-        return np.where(valid, levels, 0).astype(dtype)
+        return _white_where(valid, levels, dtype)
     out = np.zeros(depth.shape, dtype)
     flat_depth, flat_valid, flat_out = depth.ravel(), valid.ravel(), out.reshape(-1)
     with np.errstate(invalid="ignore", over="ignore"):  # background values (inf, NaN) are computed, never stored
@@ -205,7 +212,7 @@ def map_ranked(ranks: DepthRanks, valid: np.ndarray, window: DepthWindow, levels
     start = max(first - 1, 0)
     top = min(last, count - 1) - start
     if top <= 0:
-        return np.where(valid, levels, 0).astype(dtype)
+        return _white_where(valid, levels, dtype)
     # level = floor((top - rank) / top * levels + 0.5), in exact integer arithmetic
     out = np.zeros(valid.shape, dtype)
     flat_index, flat_valid, flat_out = ranks.index.ravel(), valid.ravel(), out.reshape(-1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import struct
@@ -85,7 +86,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, protect: Iterable[st
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
     A reader never sees a half-written file, and a failure leaves no partial output behind. Paths in
-    ``protect`` (the inputs) are never overwritten.
+    ``protect`` (the inputs) are never overwritten. The temporary name is short whatever the final name, so any
+    name the file system takes can be written; one it refuses is said in words.
     """
     path = Path(path)
     target = path.resolve()
@@ -93,17 +95,27 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, protect: Iterable[st
         if Path(other).resolve() == target:
             raise OSError(f"refusing to overwrite the input {Path(other).name}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    temp = path.with_name(f".dazdm-{secrets.token_hex(6)}.tmp")
     # created like any new file (0666 less the umask), unlike mkstemp's 0600; O_EXCL: never an existing file
     handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as exc:
         temp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and _name_too_long(exc):
+            raise OSError(
+                f"the output name {path.name!r} ({len(path.name)} characters) is too long for this file system; "
+                "shorten the input's name"
+            ) from None
         raise
     return path
+
+
+def _name_too_long(exc: OSError) -> bool:
+    """ENAMETOOLONG, or Windows' "file name too long" (206) / invalid-name (123) errors."""
+    return exc.errno == errno.ENAMETOOLONG or getattr(exc, "winerror", None) in (206, 123)
 
 
 def write_png(path: str | os.PathLike[str], image: np.ndarray, protect: Iterable[str | os.PathLike[str]] = ()) -> Path:

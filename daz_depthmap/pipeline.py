@@ -32,6 +32,21 @@ class DepthMap:
     window: DepthWindow
     suggestion: Suggestion | None = None
 
+    @property
+    def warnings(self) -> list[str]:
+        return window_warnings(self.window)
+
+
+def window_warnings(window: DepthWindow) -> list[str]:
+    """What a user should hear about a window before using its map: a far cutoff at or nearer than the nearest
+    depth makes the whole map black (it is still written)."""
+    if window.beyond_everything:
+        return [
+            f"the far cutoff {window.far:g} leaves no depth in front of it (the nearest is {window.near:g}): "
+            "the whole map is black"
+        ]
+    return []
+
 
 class NoDepthError(ValueError):
     """The image holds no valid depth at all (every pixel is background)."""

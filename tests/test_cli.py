@@ -7,6 +7,7 @@ import io
 import os
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import OpenEXR
@@ -147,14 +148,15 @@ def test_inputs_are_never_overwritten(daz_exr):
 # Failed writes leave nothing behind
 
 
-def test_out_dir_that_is_a_file_fails_cleanly(daz_exr, tmp_path):
+@pytest.mark.parametrize("target", ["file", "devnull"])
+def test_an_out_dir_that_is_not_a_folder_is_said_once_before_any_work(daz_exr, tmp_path, target):
     blocker = tmp_path / "out"
     blocker.write_text("not a folder")
+    out_dir = blocker if target == "file" else Path(os.devnull)
     before = listing(tmp_path)
-    status, _, err = run(daz_exr, "--out_dir", blocker, "--mask")
-    assert status == 1
-    assert err.startswith("figure.exr: error:")
-    assert "Traceback" not in err
+    status, out, err = run(daz_exr, daz_exr, "--out_dir", out_dir, "--mask")
+    assert status == 2 and out == ""
+    assert err.splitlines() == [f"error: --out_dir {out_dir} is not a folder"]
     assert listing(tmp_path) == before
     assert blocker.read_text() == "not a folder"
 
@@ -391,3 +393,87 @@ def test_two_inputs_with_one_output_name_do_not_overwrite_each_other(tmp_path, d
     assert png_reader(out_dir / "figure.depth.png").shape == raw_depth(daz_exr).shape
     assert "FIGURE-2.depth.png (renamed: another input in this run writes FIGURE.*)" in out
     assert "3 of 3 files written" in out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Hostile inputs and a new user's rough edges (issue 8)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_pipe_named_like_an_exr_is_refused_without_hanging(tmp_path, daz_exr, python_runner):
+    fifo = tmp_path / "b.exr"
+    os.mkfifo(fifo)
+    proc = python_runner(["-m", "daz_depthmap", str(fifo), str(daz_exr)], timeout=30)  # reading it would block
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "[1/2] b.exr: error: is not a regular file (a pipe, socket or device); give a " "file on disk"
+    ]
+    assert daz_exr.with_name("figure.depth.png").is_file(), "the files after it are still written"
+
+
+@pytest.mark.parametrize("length", [228, 249])
+def test_long_names_the_file_system_takes_are_written(tmp_path, length):
+    source = tmp_path / ("n" * (length - 4) + ".exr")
+    write_depth_exr(source, daz_like_depth(24, 20))
+    status, _, err = run(source, "-q")
+    assert status == 0, err
+    assert source.with_name(source.name[:-4] + ".depth.png").is_file()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_output_name_too_long_is_said_in_words(tmp_path):
+    source = tmp_path / ("n" * 248 + ".exr")  # legal; its .depth.png (258 characters) is not
+    write_depth_exr(source, daz_like_depth(24, 20))
+    status, out, err = run(source)
+    assert status == 1 and out == ""
+    assert err.splitlines() == [
+        f"{source.name}: error: the output name '{'n' * 248}.depth.png' (258 characters) is too long for this file "
+        "system; shorten the input's name"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [source.name]
+
+
+def test_a_name_with_a_line_break_stays_one_quoted_line(tmp_path):
+    source = tmp_path / "two\nlines.exr"
+    source.write_bytes(b"not an exr at all")
+    status, _, err = run(source)
+    assert status == 1
+    assert err.splitlines() == [
+        "'two\\nlines.exr': error: not an OpenEXR file (it does not start with the EXR " "signature 76 2f 31 01)"
+    ]
+
+
+@pytest.mark.parametrize("cutoff", ["100", "-5", "170"])
+def test_a_cutoff_at_or_before_the_nearest_depth_writes_a_black_map_and_says_so(daz_exr, cutoff, png_reader):
+    nearest = float(raw_depth(daz_exr)[np.isfinite(raw_depth(daz_exr))].min())
+    value = cutoff if cutoff != "170" else repr(nearest)
+    status, out, err = run(daz_exr, "--depth_cutoff", value, "-q")
+    assert status == 0 and out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("figure.exr: warning: the far cutoff ")
+    assert "the whole map is black" in lines[0]
+    assert png_reader(daz_exr.with_name("figure.depth.png")).max() == 0
+    status, _, err = run(daz_exr, "--depth_cutoff", "300", "-q")
+    assert status == 0 and err == "", "an ordinary cutoff says nothing"
+
+
+def test_a_python_without_the_bindings_is_told_how_to_get_them(tmp_path, daz_exr, python_runner):
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "OpenEXR.py").write_text("raise ImportError('not here')\n")
+    hide = f"import sys; sys.modules['OpenEXR'] = None; sys.argv = ['x', {str(daz_exr)!r}]; import runpy; "
+    proc = python_runner(["-c", hide + "runpy.run_module('daz_depthmap', run_name='__main__')"])
+    assert proc.returncode == 2 and proc.stdout == ""
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("error: OpenEXR's Python bindings are not installed for this Python")
+    assert "pip install" in line and ".venv/bin/python -m daz_depthmap" in line and "Traceback" not in line
+
+
+def test_a_truncated_file_prints_one_line_and_nothing_of_openexr(tmp_path, shared_exr_dir, python_runner):
+    truncated = tmp_path / "trunc.exr"
+    truncated.write_bytes((shared_exr_dir / "synthetic_daz_Y_f32_zip_1200.exr").read_bytes()[:3000])
+    proc = python_runner(["-m", "daz_depthmap", "-q", str(truncated)])
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "trunc.exr: error: damaged or truncated EXR pixel data: chunk 0 of 75 runs past the end of the file"
+    ]
