@@ -4,10 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the core again with the newest OpenEXR bindings, as the WebUI's install.py gets them
+LATEST := .venv-latest
+LATEST_STAMP := $(LATEST)/.installed
+CORE_TESTS := tests/test_exr.py tests/test_damaged.py tests/test_damaged_corpus.py tests/test_cli.py \
+	tests/test_mapping.py tests/test_properties.py tests/test_histogram.py tests/test_output.py \
+	tests/test_session.py tests/test_store.py
 PORT ?= 7861
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup chromium test lint run bench sample clean
+.PHONY: setup chromium test test-latest lint run bench sample clean
 
 setup: $(STAMP)
 
@@ -15,6 +21,11 @@ $(STAMP): requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $(STAMP)
+
+$(LATEST_STAMP): requirements-latest.txt pyproject.toml
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade -r requirements-latest.txt
+	touch $(LATEST_STAMP)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
@@ -26,6 +37,11 @@ lint: setup
 
 test: setup chromium lint
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-latest
+
+test-latest: $(LATEST_STAMP)
+	@$(LATEST)/bin/python -c "import OpenEXR; print('core tests with OpenEXR', OpenEXR.__version__)"
+	$(LATEST)/bin/python -m pytest -q $(CORE_TESTS)
 
 run: setup
 	$(PY) -m daz_depthmap.app --port $(PORT) samples/daz_figure_depth.exr
@@ -38,4 +54,4 @@ sample: setup
 		write_depth_exr('samples/daz_figure_depth.exr', daz_like_depth(800, 640))"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache test-artifacts

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import errno
+import importlib.metadata
 import os
+import socket
+import sys
+import sysconfig
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +29,28 @@ from .session.store import MAX_IDLE_SECONDS, MAX_MEMORY_BYTES
 from .tab import build_tab, session_store
 
 #: The extension's root folder: ``javascript/`` and ``style.css`` live there, as the WebUI expects.
-EXTENSION_ROOT = Path(__file__).resolve().parent.parent
+#: Where the installed package keeps ``javascript/`` and ``style.css`` (the wheel's data files), below the
+#: installation's data folder.
+ASSETS = "share/daz-depthmap"
+
+
+def extension_root() -> Path:
+    """The folder holding ``javascript/`` and ``style.css``: the repository (the WebUI extension, a checkout), or
+    where a pip install put them."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "javascript").is_dir():
+        return checkout
+    try:
+        dist = importlib.metadata.distribution("daz-depthmap")
+        for entry in dist.files or ():
+            if entry.name == "style.css" and ASSETS in entry.as_posix():
+                return Path(str(dist.locate_file(entry))).parent
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    return Path(sysconfig.get_path("data")) / ASSETS
+
+
+EXTENSION_ROOT = extension_root()
 
 
 def client_files(root: Path = EXTENSION_ROOT) -> tuple[list[Path], list[Path]]:
@@ -134,8 +160,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def port_problem(host: str, port: int) -> str | None:
+    """Why the app cannot listen on ``host:port`` (taken, or not allowed), said before gradio tries."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            if os.name != "nt":
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as exc:
+        why = "is busy (another program, or an earlier `make run`, listens there)"
+        if exc.errno not in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+            why = f"cannot be used ({exc.strerror or exc})"
+        return f"port {port} on {host} {why}: pick another with `make run PORT={port + 1}` " f"(or `--port {port + 1}`)"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    scripts, _ = client_files()
+    if not scripts:
+        print(f"error: the page's scripts are missing from {EXTENSION_ROOT}: reinstall daz-depthmap", file=sys.stderr)
+        return 2
+    problem = port_problem(args.host, args.port)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     for name in args.files:
         if not Path(name).is_file():
             print(f"warning: {name}: file not found (each session will show this)")
@@ -148,7 +197,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     app.include_router(build_router(lambda: ctx.sessions))
     blocks.block_thread()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
