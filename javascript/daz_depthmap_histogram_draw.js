@@ -163,8 +163,8 @@
             ctx.fill();
         }
 
-        // cutoff lines with labels
-        function cutoffLine(x, label, alignRight) {
+        // cutoff lines, then their labels (kept apart: close lines put them side by side)
+        function cutoffLine(x) {
             const lx = Math.round(x) + 0.5;
             ctx.strokeStyle = text;
             ctx.lineWidth = 2;
@@ -173,27 +173,38 @@
             ctx.lineTo(lx, g.top + g.plotH);
             ctx.stroke();
             ctx.lineWidth = 1;
-            ctx.fillStyle = text;
-            const w = ctx.measureText(label).width;
-            let tx = alignRight ? lx - w - 4 : lx + 4;
-            tx = Math.min(Math.max(tx, 0), g.width - w);
-            ctx.fillText(label, tx, 2);
         }
-        cutoffLine(farX, "far " + ns.formatDepth(far), !data.invert);
+        cutoffLine(farX);
         if (nearX !== null) {
-            cutoffLine(nearX, "near " + ns.formatDepth(near), data.invert);
+            cutoffLine(nearX);
         }
+        const farLabel = "far " + ns.formatDepth(far);
+        const nearLabel = nearX !== null ? "near " + ns.formatDepth(near) : null;
+        const farW = ctx.measureText(farLabel).width;
+        const nearW = nearLabel !== null ? ctx.measureText(nearLabel).width : 0;
+        const at = model.labelPositions(farX, farW, nearX, nearW, g.width, data.invert);
+        ctx.fillStyle = text;
+        ctx.fillText(farLabel, at.far, 2);
+        if (nearLabel !== null) {
+            ctx.fillText(nearLabel, at.near, 2);
+        }
+        s.labels = { far: [at.far, farW], near: nearLabel !== null ? [at.near, nearW] : null };
 
-        // axis labels: both ends and three between
+        // axis: round ticks in the image's units
         ctx.fillStyle = subdued;
+        ctx.strokeStyle = border;
         ctx.textBaseline = "bottom";
-        for (let k = 0; k <= 4; k++) {
-            const depth = data.lo + ((data.hi - data.lo) * k) / 4;
-            const label = ns.formatDepth(depth);
-            const w = ctx.measureText(label).width;
-            const x = g.x(depth) - (k === 0 ? 0 : k === 4 ? w : w / 2);
-            ctx.fillText(label, x, g.height - 2);
-        }
+        const ticks = model.ticks(data.lo, data.hi, Math.max(2, Math.floor(g.plotW / 90)));
+        ticks.forEach(function (tick) {
+            const x = Math.round(g.x(tick.value)) + 0.5;
+            ctx.beginPath();
+            ctx.moveTo(x, g.top + g.plotH);
+            ctx.lineTo(x, g.top + g.plotH + 3);
+            ctx.stroke();
+            const w = ctx.measureText(tick.label).width;
+            ctx.fillText(tick.label, Math.min(Math.max(x - w / 2, 0), g.width - w), g.height - 2);
+        });
+        s.ticks = ticks;
 
         // hover position
         if (s.hover !== null && !s.dragging) {
@@ -217,11 +228,12 @@
             const exact = reply && reply.key === data.key && reply.far === far ? reply.clipped_far : null;
             const share = exact !== null && exact !== undefined ? exact : model.shareBeyond(data, far, !data.invert);
             let caption = model.percent(share) + " of depth pixels clipped to black";
-            if (reply && reply.error) {
-                caption = "⚠ " + reply.error;
+            const problem = reply && (reply.error || (reply.key === data.key && reply.warning));
+            if (problem) {
+                caption = "⚠ " + problem;
             }
             p.caption.textContent = caption;
-            p.caption.classList.toggle("dazdm-error", Boolean(reply && reply.error));
+            p.caption.classList.toggle("dazdm-error", Boolean(problem));
         }
     }
 

@@ -79,6 +79,54 @@
         return cutoffs.far !== null ? cutoffs.far : data.invert ? data.lo : data.hi;
     };
 
+    /** Round axis ticks for the range lo..hi: multiples of 1, 2 or 5 times a power of ten, about `count` of them,
+     * each with its label (as many decimals as the step needs, no exponent for ordinary scene units). */
+    model.ticks = function (lo, hi, count) {
+        const span = hi - lo;
+        if (!(span > 0) || !Number.isFinite(span)) {
+            return [];
+        }
+        const raw = span / Math.max(1, count || 5);
+        const power = Math.pow(10, Math.floor(Math.log10(raw)));
+        const step = [1, 2, 5, 10].map((f) => f * power).find((s) => s >= raw * (1 - 1e-9)) || 10 * power;
+        const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+        const ticks = [];
+        for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) {
+            const value = k * step;
+            const label = Math.abs(step) >= 1e-4 ? value.toFixed(Math.min(decimals, 10)) : value.toExponential(1);
+            ticks.push({ value: value, label: label === "-0" ? "0" : label });
+        }
+        return ticks;
+    };
+
+    /** Where the far and near labels go (x of each label's left edge): each on the outer side of its line (the far
+     * one beyond the far line, the near one before the near line), kept inside `width` and never on each other —
+     * when the lines are too close for that, the labels sit side by side in the order of their lines. */
+    model.labelPositions = function (farX, farW, nearX, nearW, width, invert) {
+        const gap = 4;
+        const clamp = (x, w) => Math.min(Math.max(x, 0), Math.max(0, width - w));
+        // not inverted: near is left of far, so the near label goes left of its line and the far label right
+        let far = clamp(invert ? farX - gap - farW : farX + gap, farW);
+        if (nearX === null) {
+            return { far: far, near: null };
+        }
+        let near = clamp(invert ? nearX + gap : nearX - gap - nearW, nearW);
+        const leftFirst = invert ? ["far", "near"] : ["near", "far"]; // the label of the line further left first
+        const pos = { far: far, near: near };
+        const w = { far: farW, near: nearW };
+        const [a, b] = leftFirst;
+        if (pos[a] + w[a] + gap > pos[b]) {
+            // overlapping: lay them side by side around the middle of the two lines
+            const total = w[a] + gap + w[b];
+            const start = clamp((farX + nearX) / 2 - total / 2, total);
+            pos[a] = start;
+            pos[b] = start + w[a] + gap;
+        }
+        far = pos.far;
+        near = pos.near;
+        return { far: far, near: near };
+    };
+
     /** Which line a pointer at plot x grabs: the near one when close to it (and closer than the far one), or with
      * Shift; the far one otherwise. */
     model.grab = function (data, g, x, cutoffs, shiftKey) {

@@ -513,3 +513,51 @@ def test_a_page_whose_session_was_evicted_is_told_to_drop_its_files_again(loaded
     assert out["session"] != old and out["files"]["choices"] == [] and out["preview_depth"] is None  # emptied
     again = loaded.run("save", "click", loaded.session)
     assert "no file loaded" in again["status"] and "released" not in again["status"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What a first-time user sees (issue 8)
+
+
+def test_the_tab_says_what_it_does_and_where_outputs_go_and_offers_the_download_from_the_start(tab: Tab):
+    intro = tab.component("intro").value
+    assert "ControlNet depth map" in intro and str(tab.ctx.output_dir) in intro
+    assert tab.component("depth_file").visible is True  # the download's place is there before the first Save
+
+
+def test_the_seed_shows_with_noise_and_is_the_one_the_preview_uses(loaded: Tab):
+    shown = loaded.ws.require_shown()
+    assert loaded.component("seed").visible is False
+    view = loaded.run("files", "input", loaded.session, F32)
+    assert view["seed"]["visible"] is False and view["seed"]["value"] == shown.params.seed
+    on = loaded.run("noise", "input", loaded.session, False, False, True, shown.params.seed, "8-bit")
+    assert on["seed"]["visible"] is True and "value" not in on["seed"]
+    emptied = loaded.run("seed", "submit", loaded.session, False, False, True, None, "8-bit")
+    drawn = emptied["seed"]["value"]
+    assert isinstance(drawn, int) and loaded.ws.require_shown().params.seed == drawn  # new noise, still reproducible
+    again = loaded.run("noise", "input", loaded.session, False, False, True, drawn, "8-bit")
+    assert np.array_equal(
+        again["preview_depth"],
+        loaded.run("noise", "input", loaded.session, False, False, True, drawn, "8-bit")["preview_depth"],
+    )
+
+
+def test_warnings_of_a_multi_file_upload_can_be_read_again_after_switching(tab: Tab, shared_exr_dir, tmp_path):
+    bad = _broken_exr(tmp_path)
+    out = tab.upload(shared_exr_dir / F32, bad, shared_exr_dir / "exrs_f32_rle_RGBA.exr")
+    assert "broken.exr" in out["status"] and "no depth channel recognised" in out["status"]
+    switched = tab.run("files", "input", tab.session, F32)
+    assert switched["status"] == ""  # the status line moved on...
+    log = _plain(switched["log"])
+    assert "broken.exr: not an OpenEXR file" in log and "exrs_f32_rle_RGBA.exr: no depth channel recognised" in log
+    assert "Loaded" not in log or log.index("broken.exr") >= 0
+    rgba = tab.run("files", "input", tab.session, "exrs_f32_rle_RGBA.exr")
+    assert "no depth channel recognised" in rgba["info"]  # ...and the file's own warning stays in its info
+
+
+def test_saving_with_a_cutoff_before_everything_says_the_map_is_black(loaded: Tab):
+    loaded.live(seq=1, far=120.0, near=None)
+    reply = loaded.live(seq=2, far=120.0, near=None)["reply"]
+    assert "the whole map is black" in reply["warning"]
+    out = loaded.run("save", "click", loaded.session)
+    assert "Wrote" in out["status"] and "the whole map is black" in _plain(out["status"])

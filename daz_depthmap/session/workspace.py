@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,9 @@ from ..params import DEFAULT_MAX_PIXELS, DepthParams
 from .loaded import PREVIEW_SIDE, LoadedFile, PixelInfo, round_to_step
 
 log = logging.getLogger(__name__)
+
+#: Messages a session keeps to be read again (the newest ones).
+LOG_LINES = 200
 
 #: A file without a recognisable depth channel: at most this many of its channels are tried for valid depth.
 MAX_CHANNEL_TRIES = 8
@@ -107,6 +112,7 @@ class Workspace:
         self._current: str | None = None
         self._view = 0
         self._rng = seed_source or np.random.default_rng()
+        self._log: deque[str] = deque(maxlen=LOG_LINES)
         self._lock = threading.RLock()
 
     # ----------------------------------------------------------------------------------------------------------
@@ -133,6 +139,23 @@ class Workspace:
     def nbytes(self) -> int:
         """Memory held by the loaded files' arrays."""
         return sum(f.nbytes for f in self.files)
+
+    @property
+    def log(self) -> list[str]:
+        """This session's messages (load problems, warnings, what was written), oldest first."""
+        with self._lock:
+            return list(self._log)
+
+    def note(self, lines: Iterable[str]) -> None:
+        """Keep messages to be read again, stamped with the time."""
+        stamp = time.strftime("%H:%M:%S")
+        with self._lock:
+            self._log.extend(f"{stamp} {line}" for line in lines)
+
+    def draw_seed(self) -> int:
+        """A new noise seed (kept per file, so a preview and its PNG get the same noise)."""
+        with self._lock:
+            return int(self._rng.integers(0, 2**31 - 1))
 
     def get(self, key: str) -> LoadedFile:
         with self._lock:
@@ -199,7 +222,7 @@ class Workspace:
             cutoff = round_to_step(suggestion.cutoff, entry.step / 10)
         else:
             cutoff = None
-        seed = defaults.seed if defaults.seed is not None else int(self._rng.integers(0, 2**31 - 1))
+        seed = defaults.seed if defaults.seed is not None else self.draw_seed()
         params = defaults.with_(depth_cutoff=cutoff, near_cutoff=defaults.near_cutoff, seed=seed, channel=channel)
         try:
             return settle_cutoffs(entry.stats, params)

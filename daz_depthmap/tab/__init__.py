@@ -87,6 +87,7 @@ def view_outputs(ui: TabLayout) -> list[Any]:
         ui.preview_mask,
         ui.depth_file,
         ui.mask_file,
+        ui.log,
         ui.status,
     ]
 
@@ -94,7 +95,7 @@ def view_outputs(ui: TabLayout) -> list[Any]:
 def _wire(h: TabHandlers, p: str) -> None:
     ui = h.ui
     view = view_outputs(ui)
-    previews = [ui.session, ui.preview_depth, ui.preview_mask, ui.depth_file, ui.mask_file, ui.status]
+    previews = [ui.session, ui.preview_depth, ui.preview_mask, ui.depth_file, ui.mask_file, ui.seed, ui.status]
     ui.upload.upload(h.guard(h.on_upload), [ui.session, ui.upload], [*view, ui.upload])
     ui.files.input(h.guard(h.on_select), [ui.session, ui.files], view)
     ui.remove.click(h.guard(h.on_remove), [ui.session], view)
@@ -116,8 +117,8 @@ def _wire(h: TabHandlers, p: str) -> None:
     ui.preview_mask.select(pick, [ui.session], pick_outputs)
     ui.pick_far.click(None, [ui.picked], None, **compat.js(f"(v) => dazDepthmap.setCutoff('{p}', 'far', v)"))
     ui.pick_near.click(None, [ui.picked], None, **compat.js(f"(v) => dazDepthmap.setCutoff('{p}', 'near', v)"))
-    ui.save.click(h.guard(h.on_save), [ui.session], [ui.session, ui.depth_file, ui.mask_file, ui.status])
-    ui.process_all.click(_process_all(h), [ui.session], [ui.session, ui.status])
+    ui.save.click(h.guard(h.on_save), [ui.session], [ui.session, ui.depth_file, ui.mask_file, ui.log, ui.status])
+    ui.process_all.click(_process_all(h), [ui.session], [ui.session, ui.log, ui.status])
 
 
 def _process_all(h: TabHandlers) -> Callable[..., Any]:

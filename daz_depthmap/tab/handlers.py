@@ -17,6 +17,7 @@ import gradio as gr
 
 from ..context import TabContext
 from ..exr import DepthReadError
+from ..pipeline import window_warnings
 from ..session.batch import write_all, write_shown
 from ..session.loaded import Preview, round_to_step
 from ..session.store import Session, SessionStore
@@ -90,8 +91,8 @@ class TabHandlers:
     def previews(self, shown: Shown | None) -> tuple[Updates, Preview | None]:
         """Preview images (the mask only when the mask option is on); stale downloads cleared."""
         ui = self.ui
-        out: Updates = {
-            ui.depth_file: compat.update(value=None, visible=False),
+        out: Updates = {  # the downloads of an earlier Save no longer match
+            ui.depth_file: compat.update(value=None),
             ui.mask_file: compat.update(value=None, visible=False),
         }
         if shown is None:
@@ -111,6 +112,18 @@ class TabHandlers:
         when it is closed) and a nonce (so the page hears of every view, even an unchanged one)."""
         return {**payload, "session": session.token, "nonce": time.monotonic()}
 
+    @staticmethod
+    def log_text(session: Session) -> str:
+        """The session's messages for the Messages box, newest first."""
+        lines = session.workspace.log
+        return markdown_text("\n".join(reversed(lines))) if lines else "No messages yet."
+
+    def tell(self, session: Session, lines: Sequence[str], fine: str = "") -> Updates:
+        """A status line (the problems, or ``fine`` when there are none) kept in the session's messages too."""
+        session.workspace.note(list(lines) if lines else [fine] if fine else [])
+        status = problems(lines) if lines else markdown_text(fine)
+        return {self.ui.status: status, self.ui.log: self.log_text(session)}
+
     def view(self, session: Session) -> Updates:
         """Every component that shows the current file, set from the workspace."""
         ui, ws = self.ui, session.workspace
@@ -122,6 +135,7 @@ class TabHandlers:
             ui.pick: PICK_HINT,
             ui.pick_far: compat.update(visible=False),
             ui.pick_near: compat.update(visible=False),
+            ui.log: self.log_text(session),
         }
         if shown is None:
             out.update(
@@ -130,7 +144,7 @@ class TabHandlers:
                     ui.channel: compat.update(choices=[], value=None, interactive=False),
                     ui.cutoff: compat.update(interactive=False),
                     ui.near: compat.update(value=None, interactive=False),
-                    ui.seed: None,
+                    ui.seed: compat.update(value=None, visible=False),
                     ui.histogram_data: json.dumps(self.page_view(session, empty_view(ws.view))),
                 }
             )
@@ -142,7 +156,7 @@ class TabHandlers:
             {
                 ui.info: markdown_text(file_info(shown)),
                 ui.channel: compat.update(choices=channels, value=entry.channel, interactive=len(channels) > 1),
-                ui.seed: params.seed,
+                ui.seed: compat.update(value=params.seed, visible=params.noise),
                 ui.bits: f"{params.bits}-bit",
                 ui.cutoff: compat.update(
                     interactive=True,
@@ -175,9 +189,8 @@ class TabHandlers:
                 self.sessions.forget_upload(session, path)
         count = len(result.loaded)
         message = f"Loaded {count} file{'s' if count != 1 else ''}." if count else ""
-        issues = [*refused, *result.errors, *result.warnings]
-        status = problems(issues) if issues else markdown_text(message)
-        return {**out, **self.view(session), self.ui.upload: None, self.ui.status: status}
+        told = self.tell(session, [*refused, *result.errors, *result.warnings], message)
+        return {**out, **self.view(session), self.ui.upload: None, **told}
 
     def on_page_load(self, token: Any) -> Updates:
         """A page opened: show a new session with the files of the standalone app's command line."""
@@ -185,7 +198,8 @@ class TabHandlers:
         ws = session.workspace
         result = ws.load(self.initial_files) if self.initial_files and not ws.files else None
         issues = [*result.errors, *result.warnings] if result else []
-        return {**out, **self.view(session), self.ui.status: problems(issues) if issues else ""}
+        told = self.tell(session, issues) if issues else {self.ui.status: ""}
+        return {**out, **self.view(session), **told}
 
     def on_select(self, token: Any, key: str) -> Updates:
         session, out = self.open(token)
@@ -208,9 +222,9 @@ class TabHandlers:
         try:
             session.workspace.set_channel(channel)
         except (ValueError, OSError, DepthReadError) as exc:
-            return {**out, **self.view(session), self.ui.status: problems([str(exc)])}
+            return {**out, **self.view(session), **self.tell(session, [str(exc)])}
         except MemoryError:
-            return {**out, **self.view(session), self.ui.status: problems(["not enough memory to read this channel"])}
+            return {**out, **self.view(session), **self.tell(session, ["not enough memory to read this channel"])}
         return {**out, **self.view(session), self.ui.status: ""}
 
     # ----------------------------------------------------------------------------------------------------------
@@ -221,12 +235,12 @@ class TabHandlers:
         buttons below it stay where they are while this runs: a click on Save right after typing a seed lands."""
         session, out = self.open(token)
         *checks, seed, bits = values
-        shown = session.workspace.update(
-            **dict(zip(self.map_options, (bool(v) for v in checks), strict=True)),
-            seed=None if seed is None else int(seed),
-            bits=16 if bits == "16-bit" else 8,
-        )
-        return {**out, **self.previews(shown)[0]}
+        ws = session.workspace
+        changes = dict(zip(self.map_options, (bool(v) for v in checks), strict=True))
+        drawn = seed is None  # an emptied box: new noise, under a seed of its own (preview and PNG still agree)
+        shown = ws.update(**changes, seed=ws.draw_seed() if drawn else int(seed), bits=16 if bits == "16-bit" else 8)
+        seed_box = compat.update(visible=shown.params.noise, **({"value": shown.params.seed} if drawn else {}))
+        return {**out, **self.previews(shown)[0], self.ui.seed: seed_box}
 
     def on_invert(self, token: Any, invert: bool) -> Updates:
         session, out = self.open(token)
@@ -273,6 +287,7 @@ class TabHandlers:
                 out.update(previews)
                 assert preview is not None
                 reply.update(live_reply(shown, preview))
+                reply["warning"] = " ".join(window_warnings(preview.window)) or None
         except (ValueError, OSError, DepthReadError) as exc:
             reply["error"] = str(exc)
         except Exception as exc:  # never a traceback in the tab
@@ -311,11 +326,18 @@ class TabHandlers:
         depth = next(p for p in written if p.name.endswith(".depth.png"))
         mask = next((p for p in written if p.name.endswith(".mask.png")), None)
         ui = self.ui
+        shown = ws.require_shown()
+        warnings = window_warnings(shown.file.window(shown.params))
+        message = f"Wrote {', '.join(p.name for p in written)} to {self.ctx.output_dir}"
+        told = self.tell(session, [], message)
+        if warnings:
+            warned = self.tell(session, warnings)
+            told = {**warned, ui.status: told[ui.status] + "  \n" + warned[ui.status]}
         return {
             **out,
             ui.depth_file: compat.update(value=str(depth), visible=True),
             ui.mask_file: compat.update(value=str(mask) if mask else None, visible=mask is not None),
-            ui.status: markdown_text(f"Wrote {', '.join(p.name for p in written)} to {self.ctx.output_dir}"),
+            **told,
         }
 
     def on_process_all(self, token: Any, progress: Any = None) -> Updates:
@@ -331,7 +353,11 @@ class TabHandlers:
 
         result = write_all(items, self.ctx.output_dir, ws.protected(), report)
         done = len(items) - len(result.errors)
-        message = markdown_text(
-            f"Wrote {len(result.written)} PNG files for {done} of {len(items)} files to {self.ctx.output_dir}"
-        )
-        return {**out, self.ui.status: message + ("  \n" + problems(result.errors) if result.errors else "")}
+        message = f"Wrote {len(result.written)} PNG files for {done} of {len(items)} files to {self.ctx.output_dir}"
+        warnings = [f"{s.file.name}: {w}" for s in items for w in window_warnings(s.file.window(s.params))]
+        told = self.tell(session, [], message)
+        issues = [*result.errors, *warnings]
+        if issues:
+            warned = self.tell(session, issues)
+            told = {**warned, self.ui.status: told[self.ui.status] + "  \n" + warned[self.ui.status]}
+        return {**out, **told}

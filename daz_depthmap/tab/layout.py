@@ -18,6 +18,11 @@ from ..params import OPTION
 
 BITS_CHOICES = ("8-bit", "16-bit")
 PICK_HINT = "Click the preview to read the depth under the cursor."
+INTRO = (
+    "**DAZ Depth** turns a depth render (DAZ Studio's Iray *Depth* canvas, any float EXR) into a ControlNet depth "
+    "map: drop EXRs, set the far cutoff just behind your subject on the histogram, save. PNGs go to `{folder}`."
+)
+SEED_LABEL = "Noise seed (drawn for this file so preview and PNG match; type another for other noise)"
 #: The option checkboxes, two per row, by option name.
 CHECKBOX_ROWS = (("compress_map", "mask"), ("invert", "noise"))
 #: Height of the preview images on the page, in CSS pixels.
@@ -45,6 +50,7 @@ class TabLayout:
     """Every component of one built tab (no per-user data: that lives in the session the ``session`` state names)."""
 
     session: gr.State  # the browser session's token in the server's SessionStore
+    intro: gr.Markdown
     upload: gr.File
     status: gr.Markdown
     files: gr.Radio
@@ -58,6 +64,7 @@ class TabLayout:
     remove: gr.Button
     depth_file: gr.File
     mask_file: gr.File
+    log: gr.Markdown  # every message of this session, to read again (in a closed accordion)
     histogram: gr.HTML
     cutoff: gr.Slider
     near: gr.Number
@@ -87,6 +94,7 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
     defaults = ctx.defaults
     session = gr.State(None)
     with gr.Column(elem_id=p, elem_classes=["dazdm-root"]):
+        intro = gr.Markdown(INTRO.format(folder=ctx.output_dir), elem_id=f"{p}_intro", elem_classes=["dazdm-intro"])
         with gr.Row(equal_height=False, elem_classes=["dazdm-layout"]):
             with gr.Column(scale=2, min_width=320, elem_classes=["dazdm-side"]):
                 upload = gr.File(
@@ -131,9 +139,10 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                                     elem_id=f"{p}_{name}",
                                 )
                     seed = gr.Number(
-                        label=f"{OPTION['seed'].label} (empty: new noise every time)",
+                        label=SEED_LABEL,
                         value=defaults.seed,
                         precision=0,
+                        visible=defaults.noise,
                         elem_id=f"{p}_seed",
                     )
                 with gr.Row(elem_classes=["dazdm-actions"]):
@@ -141,8 +150,12 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                     process_all = gr.Button("Process all", scale=2, min_width=100, elem_id=f"{p}_process_all")
                     remove = gr.Button("Remove", interactive=False, scale=1, min_width=80, elem_id=f"{p}_remove")
                 with gr.Row(elem_classes=["dazdm-downloads"]):
-                    depth_file = gr.File(label="Depth PNG", visible=False, elem_id=f"{p}_depth_file")
-                    mask_file = gr.File(label="Mask PNG", visible=False, elem_id=f"{p}_mask_file")
+                    depth_file = gr.File(
+                        label="Depth PNG (download after Save)", interactive=False, height=80, elem_id=f"{p}_depth_file"
+                    )
+                    mask_file = gr.File(label="Mask PNG", visible=False, interactive=False, elem_id=f"{p}_mask_file")
+                with gr.Accordion("Messages", open=False, elem_id=f"{p}_log_box"):
+                    log = gr.Markdown("No messages yet.", elem_id=f"{p}_log", elem_classes=["dazdm-log-text"])
                 if host_controls is not None:
                     host_controls(session, status)
             with gr.Column(scale=3, min_width=480, elem_classes=["dazdm-main"]):
@@ -197,6 +210,7 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
             picked = gr.Number(visible=False, elem_id=f"{p}_picked")
     layout = TabLayout(
         session=session,
+        intro=intro,
         upload=upload,
         status=status,
         files=files,
@@ -210,6 +224,7 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
         remove=remove,
         depth_file=depth_file,
         mask_file=mask_file,
+        log=log,
         histogram=histogram,
         cutoff=cutoff,
         near=near,

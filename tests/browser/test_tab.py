@@ -6,6 +6,7 @@ test leaves the page usable for the next). Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from pathlib import Path
@@ -288,9 +289,15 @@ def saved_png(page, app, png_reader, click) -> np.ndarray:
 def test_a_click_on_save_right_after_typing_a_seed_is_not_lost(page, app, png_reader, artifacts: Path, delay: int):
     """The press blurs the seed box (which sends the options); the release comes at once (a script), after a hand's
     150 ms, or after the options' answer has arrived: the click must land every time."""
+    if not page.is_checked(f"#{P}_noise input"):
+        page.click(f"#{P}_noise input")  # the seed box shows with Noise
+    page.wait_for_selector(f"#{P}_seed input", state="visible")
     page.fill(f"#{P}_seed input", str(4242 + delay))
     png = saved_png(page, app, png_reader, lambda: page.click(f"#{P}_save", delay=delay))
     assert png.shape == (1200, 1200)
+    if delay == 600:  # the last one: back to no noise for the next tests
+        page.click(f"#{P}_noise input")
+        page.wait_for_selector(f"#{P}_seed input", state="hidden")
     page.wait_for_function("(sel) => document.querySelector(sel).innerText.includes('Wrote')", arg=f"#{P}_status")
     page.screenshot(path=str(artifacts / f"tab_seed_then_save_{delay}ms.png"))
 
@@ -486,3 +493,26 @@ def test_uploads_are_kept_once_and_a_closed_page_releases_its_files(browser, app
         assert not mine & set(app.uploads()), "the closed page's session and its upload were released"
     finally:
         page.close()
+
+
+def test_close_cutoffs_keep_their_labels_apart_and_the_axis_has_round_ticks(page, artifacts: Path):
+    """Close near and far lines printed "near 190far 240"; the axis read 169.901, 279.079."""
+    far = cutoff(page)
+    page.fill(f"#{P}_near input", str(round(far - 3, 1)))
+    wait_preview_settled(page)
+    page.wait_for_timeout(100)
+    drawn = page.evaluate("(p) => dazDepthmap.state[p].draw", P)
+    (far_x, far_w), (near_x, near_w) = drawn["labels"]["far"], drawn["labels"]["near"]
+    assert near_x + near_w <= far_x or far_x + far_w <= near_x, drawn["labels"]
+    page.locator(f"#{P} .dazdm-histo").screenshot(path=str(artifacts / "tab_histogram_close_cutoffs.png"))
+    labels = [tick["label"] for tick in drawn["ticks"]]
+    assert len(labels) >= 3
+    values = [float(label) for label in labels]
+    steps = {round(b - a, 9) for a, b in itertools.pairwise(values)}
+    assert len(steps) == 1, labels
+    (step,) = steps
+    mantissa = step / 10 ** np.floor(np.log10(step))
+    assert round(mantissa, 6) in (1.0, 2.0, 5.0), labels
+    assert all(abs(v / step - round(v / step)) < 1e-6 for v in values), labels
+    page.fill(f"#{P}_near input", "")
+    wait_preview_settled(page)
