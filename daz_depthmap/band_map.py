@@ -21,16 +21,20 @@ Linear bands
 Ranked bands (``compress_map``)
     The distinct depths of each band (:class:`~daz_depthmap.mapping.DepthRanks`) are spread evenly over its own
     levels, nearest at its highest level and farthest at its lowest: ``t = (last - rank) / (last - first)``,
-    ``level = floor(low + t * (high - low) + 0.5)``. One band is ``map_ranked``. As there, depths nearer than
-    the near cutoff share the first rank and depths at or beyond the far cutoff the last.
+    ``level = floor(low + t * (high - low) + 0.5)`` (a band holding a single depth gives it its highest level).
+    One band is ``map_ranked`` under the float64 rule. As there, depths nearer than the near cutoff share the
+    first rank and depths at or beyond the far cutoff the last (the cutoffs compared exactly, not rounded to
+    float32).
 
 Speed
-    The level depends on the depth alone and never decreases toward the camera, so for float32 depth it is a
-    step function of the depth's bit pattern. :func:`map_bands` finds the exact pattern where each level starts
-    (evaluating the formula above, in float64, around where it predicts the step), tabulates them in cells
-    holding at most one step each, and maps each pixel with two table lookups. The result is identical to
-    evaluating the formula per pixel, which is what it does for other dtypes (and :func:`band_level_of` does for
-    any depths).
+    The level depends on the depth alone and never decreases toward the camera, so it is a step function with at
+    most 256 (65536) steps. For float32 depth, :func:`map_bands` finds the exact bit pattern where each level
+    starts (evaluating the formula above, in float64, around where it predicts the step) and tabulates the
+    levels in cells of patterns holding at most one step each, so each pixel costs one table lookup and a few
+    integer operations. For ``compress_map`` the steps fall on rank positions, and the table holds the level of
+    every distinct depth. The results are identical to evaluating the formula per pixel, which is what happens
+    for other dtypes and for levels packed more tightly than float32 depth can tell apart
+    (:func:`band_level_of` evaluates it for any depths).
 """
 
 from __future__ import annotations
@@ -164,10 +168,7 @@ def map_bands(
     check_window(plan, window)
     layout = _layout(plan, window, bits)
     if ranks is not None:
-        table = _rank_table(ranks.values, plan, window, layout)
-        flat_index, flat_valid, flat_out = ranks.index.ravel(), valid.ravel(), out.reshape(-1)
-        for part in pixel_slices(out.size):
-            np.copyto(flat_out[part], table.take(flat_index[part], mode="clip"), where=flat_valid[part])
+        _map_ranked(ranks, valid, _rank_layout(ranks.values, plan, window, layout.levels), out)
         return out
     if window.near == window.far:  # a flat image: one band (a split could not fit)
         out[valid] = layout.levels.top
@@ -185,36 +186,109 @@ def map_bands(
     return out
 
 
-def _rank_table(values: np.ndarray, plan: BandPlan, window: DepthWindow, layout: _Layout) -> np.ndarray:
-    """The level of each distinct depth (in the order of ``values``, ascending) for ``compress_map``."""
+# --------------------------------------------------------------------------------------------------------------
+# compress_map: levels by rank position
+
+
+@dataclass(frozen=True)
+class _RankLayout:
+    """Per-band tables of the ranked formula, over positions counted from the nearest distinct depth."""
+
+    count: int
+    invert: bool
+    begin: int  # nearer positions (at or before the near cutoff) share this one
+    last: int  # farther positions (at or beyond the far cutoff) share this one
+    starts: np.ndarray  # each band's first position
+    end: np.ndarray  # each band's last position (one more for a band of a single depth, which is then white)
+    span: np.ndarray  # last - first position, at least 1
+    width: np.ndarray  # high - low
+    offset: np.ndarray  # low + 0.5
+    levels: BandLevels
+
+
+def _rank_layout(values: np.ndarray, plan: BandPlan, window: DepthWindow, levels: BandLevels) -> _RankLayout:
+    """The ranked formula's tables for the sorted distinct depths ``values``, clamped to the window as
+    ``map_ranked`` clamps them."""
     count = len(values)
-    dtype = np.uint8 if layout.levels.top == 255 else np.uint16
-    if count == 0:
-        return np.zeros(1, dtype)
-    # positions count from the nearest distinct depth; clamped to the window as map_ranked does
+
+    def at_or_after(depth: float | tuple[float, ...], side: str) -> np.ndarray:
+        """How many values lie before ``depth`` (``left``) or at or before it (``right``), compared exactly."""
+        keys = np.atleast_1d(np.asarray(depth, np.float64))
+        if values.dtype == np.float32:  # compare with float32 keys: the same answer without a float64 copy
+            keys = np.array([_f32_edge(key, side == "left") for key in keys], np.float32)
+        return np.searchsorted(values, keys, side)
+
     if not window.invert:
-        first = int(np.searchsorted(values, window.near, "right"))
-        last = int(np.searchsorted(values, window.far, "left"))
-        starts = np.searchsorted(values, plan.splits, "left")
+        first = int(at_or_after(window.near, "right")[0])
+        last = int(at_or_after(window.far, "left")[0])
+        starts = at_or_after(plan.splits, "left")
     else:
-        first = count - int(np.searchsorted(values, window.near, "left"))
-        last = count - int(np.searchsorted(values, window.far, "right"))
-        starts = count - np.searchsorted(values, plan.splits, "right")
-    begin, last = max(first - 1, 0), min(last, count - 1)
+        first = count - int(at_or_after(window.near, "left")[0])
+        last = count - int(at_or_after(window.far, "right")[0])
+        starts = count - at_or_after(plan.splits, "right")
+    begin, last = max(first - 1, 0), max(min(last, count - 1), 0)
     starts = np.clip(np.concatenate(([begin], np.asarray(starts, np.int64))), begin, last + 1)
     ends = np.concatenate((starts[1:] - 1, [last]))  # each band's last position, inclusive
     for i, band in enumerate(plan.bands):
-        if band.levels == 0 and ends[i] >= starts[i]:
+        if band.levels == 0 and ends[i] >= starts[i] and count:
             held = _count(int(ends[i] - starts[i] + 1), "distinct depth")
             raise ValueError(f"{plan.name(i)} holds {held} but has 0 levels: give it at least 1")
-    position = np.clip(np.arange(count), begin, last)
-    band = np.searchsorted(starts[1:], position, "right")
-    low, high = layout.levels.low[band].astype(np.float64), layout.levels.high[band].astype(np.float64)
-    steps = (ends[band] - starts[band]).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(steps > 0, (ends[band] - position) / steps, 1.0)
-    levels = np.floor(t * (high - low) + (low + 0.5)).astype(dtype)
-    return levels[::-1] if window.invert else levels
+    single = ends == starts
+    low, high = levels.low.astype(np.float64), levels.high.astype(np.float64)
+    return _RankLayout(count, window.invert, begin, last, starts, (ends + single).astype(np.float64),
+                       np.maximum(ends - starts, 1).astype(np.float64), high - low, low + 0.5, levels)  # fmt: skip
+
+
+def _ranked_levels(position: np.ndarray, layout: _RankLayout) -> np.ndarray:
+    """The exact ranked formula for int64 positions (0 = the nearest distinct depth), as int64 levels."""
+    position = np.clip(position, layout.begin, layout.last)
+    if len(layout.starts) <= 8:  # a few comparisons beat a binary search per pixel
+        band = np.zeros(len(position), np.intp)
+        for start in layout.starts[1:]:
+            band += position >= start
+    else:
+        band = np.searchsorted(layout.starts[1:], position, "right")
+    t = layout.end[band] - position
+    t /= layout.span[band]
+    t *= layout.width[band]
+    t += layout.offset[band]
+    return np.floor(t, out=t).astype(np.int64)
+
+
+def _map_ranked(ranks: DepthRanks, valid: np.ndarray, layout: _RankLayout, out: np.ndarray) -> None:
+    """``compress_map`` into ``out``: a table of the level of every distinct depth, looked up per pixel."""
+    if layout.count == 0:
+        return
+    table = _rank_table(layout, out.dtype)
+    flat_index, flat_valid, flat_out = ranks.index.ravel(), valid.ravel().view(np.uint8), out.reshape(-1)
+    for part in pixel_slices(out.size):
+        np.take(table, flat_index[part], out=flat_out[part], mode="clip")
+        np.multiply(flat_out[part], flat_valid[part], out=flat_out[part])  # background: 0
+
+
+def _rank_table(layout: _RankLayout, dtype: np.dtype) -> np.ndarray:
+    """The level of every distinct depth, in ``values`` order: runs between the exact positions where the level
+    steps down (found with :func:`_ranked_levels`), so it costs little more than writing the table."""
+
+    def level_at(position: np.ndarray) -> np.ndarray:
+        return _ranked_levels(np.asarray(position, np.int64), layout)
+
+    base, end = (int(v) for v in level_at(np.array([0, layout.count - 1])))
+    k = np.arange(1, layout.levels.top + 1)
+    k = k[(k <= base) & (k > end)]
+    band = _band_of_level(layout.levels)[k]
+    at_split = k == layout.levels.low[band]  # the level steps to the next band's at its first position
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = np.floor(layout.end[band] - (k - layout.offset[band]) / layout.width[band] * layout.span[band]) + 1
+    following = layout.starts[np.minimum(band + 1, len(layout.starts) - 1)]
+    estimate = np.where(at_split, following, np.nan_to_num(inside)).astype(np.int64)
+    steps = _find_steps(k, estimate, level_at, 0, layout.count - 1, falling=True)
+    changes, drops = np.unique(steps, return_counts=True)
+    levels = base - np.concatenate(([0], np.cumsum(drops)))
+    lengths = np.diff(np.concatenate(([0], changes, [layout.count])))
+    if layout.invert:  # values ascend from the farthest
+        levels, lengths = levels[::-1], lengths[::-1]
+    return np.repeat(levels.astype(dtype), lengths)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -241,7 +315,7 @@ class _PatternTable:
     def apply(self, depth: np.ndarray, valid: np.ndarray, out: np.ndarray) -> None:
         """Map float32 ``depth`` into ``out`` where ``valid``."""
         codes = np.ascontiguousarray(depth).reshape(-1).view(np.int32)
-        flat_valid, flat_out = valid.ravel(), out.reshape(-1)
+        flat_valid, flat_out = valid.ravel().view(np.uint8), out.reshape(-1)
         size = min(len(codes), CHUNK_PIXELS)
         offset, cell, level = (np.empty(size, np.int32) for _ in range(3))
         origin, mask = np.int32(self.origin), np.int32((1 << self.shift) - 1)
@@ -249,13 +323,13 @@ class _PatternTable:
         for part in pixel_slices(len(codes)):
             n = part.stop - part.start
             o, c, lv = offset[:n], cell[:n], level[:n]
-            np.subtract(codes[part], origin, out=o)  # background patterns wrap anywhere: masked at the end
+            np.subtract(codes[part], origin, out=o)  # background patterns wrap anywhere: zeroed at the end
             np.right_shift(o, self.shift, out=c)
             np.bitwise_and(o, mask, out=o)
             np.take(self.table, c, out=lv, mode="clip")
             combine(lv, o, out=lv)
-            np.right_shift(lv, self.shift, out=lv)
-            np.copyto(flat_out[part], lv, where=flat_valid[part], casting="unsafe")
+            np.right_shift(lv, self.shift, out=flat_out[part], casting="unsafe")
+            np.multiply(flat_out[part], flat_valid[part], out=flat_out[part])  # background: 0
 
 
 def _pattern_table(layout: _Layout, window: DepthWindow, pixels: int) -> _PatternTable | None:
@@ -301,21 +375,34 @@ def _pattern_table(layout: _Layout, window: DepthWindow, pixels: int) -> _Patter
     return _PatternTable(origin, shift, falling, table.astype(np.int32))
 
 
-def _level_steps(k, layout: _Layout, level_at, first: int, last: int, falling: bool) -> np.ndarray:
-    """The first pattern at which the level is below ``k`` (``falling``) or at least ``k``, for each ``k``."""
+def _band_of_level(levels: BandLevels) -> np.ndarray:
+    """For each output level 0..top, the band that holds it."""
+    counts = np.maximum(levels.high - levels.low + 1, 0)
+    return np.repeat(np.arange(len(counts)), counts)[::-1]
+
+
+def _level_steps(k: np.ndarray, layout: _Layout, level_at, first: int, last: int, falling: bool) -> np.ndarray:
+    """The first float32 pattern at which the linear level is below ``k`` (``falling``) or at least ``k``."""
     if len(k) == 0:
         return np.zeros(0, np.int64)
-    levels = layout.levels
-    band = np.repeat(np.arange(len(levels.low)), np.maximum(levels.high - levels.low + 1, 0))[::-1][k]
-    at_split = k == levels.low[band]  # the level steps from this band to the next at the band's far edge
+    band = _band_of_level(layout.levels)[k]
+    at_split = k == layout.levels.low[band]  # the level steps from this band to the next at the band's far edge
     with np.errstate(divide="ignore", invalid="ignore"):
         inside = layout.end[band] - (k - layout.offset[band]) / layout.width[band] * layout.span[band]
     estimate = np.where(at_split, layout.end[band], inside).astype(np.float32).view(np.int32).astype(np.int64)
+    return _find_steps(k, estimate, level_at, first, last, falling)
+
+
+def _find_steps(k: np.ndarray, estimate: np.ndarray, level_at, first: int, last: int, falling: bool) -> np.ndarray:
+    """The first code in ``first..last`` at which ``level_at`` is below ``k`` (``falling``) or at least ``k``
+    (rising), for each ``k``: checked around ``estimate``, else found by bisection."""
+    if len(k) == 0:
+        return np.zeros(0, np.int64)
     candidates = np.clip(estimate[:, None] + np.arange(-1, 2), first, last)
     crossed = _crossed(level_at(candidates.ravel()).reshape(candidates.shape), k[:, None], falling)
     found = crossed[:, -1] & ~crossed[:, 0]
     steps = candidates[np.arange(len(k)), np.argmax(crossed, axis=1)]
-    if not found.all():  # the estimate was off by more than one pattern: bisect between the table's ends
+    if not found.all():  # the estimate was off by more than one code: bisect between the ends
         lo = np.full(int(np.count_nonzero(~found)), first, np.int64)
         hi = np.full(len(lo), last, np.int64)
         wanted = k[~found]

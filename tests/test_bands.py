@@ -8,7 +8,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given, reject, settings
 from hypothesis import strategies as st
 
 from daz_depthmap import band_map
@@ -325,8 +325,26 @@ def test_ranked_preview_uses_the_full_images_ranks():
     ranks = rank_depths(image.depth, image.valid)
     full = map_bands(image.depth, image.valid, plan, window, 8, ranks)
     part = (slice(10, 150, 3), slice(5, 120, 2))
-    preview = map_bands(image.depth[part], image.valid[part], plan, window, 8, rank_index(ranks, image.depth[part]))
+    preview_ranks = rank_index(ranks, image.depth[part])
+    with mock.patch.object(band_map, "_MIN_TABLE_CELLS", 0):  # more distinct depths than preview pixels
+        preview = map_bands(image.depth[part], image.valid[part], plan, window, 8, preview_ranks)
     np.testing.assert_array_equal(preview, full[part])
+
+
+@SETTINGS
+@given(scenes(zero_levels=True), st.sampled_from([8, 16]))
+def test_the_ranked_table_is_the_ranked_formula_exactly(scene, bits):
+    """compress_map looks levels up in a table built from where the level steps; the formula gives each one."""
+    depth, plan, window = scene
+    valid = np.ones(depth.shape, bool)
+    ranks = rank_depths(depth, valid)
+    try:
+        layout = band_map._rank_layout(ranks.values, plan, window, band_levels(plan, bits))
+    except ValueError:
+        reject()  # a band of 0 levels holds depths: refused (tested above)
+    position = np.arange(len(ranks.values))
+    formula = band_map._ranked_levels(position if not window.invert else position[::-1], layout)
+    np.testing.assert_array_equal(band_map._rank_table(layout, np.uint16), formula)
 
 
 # ----------------------------------------------------------------------------------------------------------------
