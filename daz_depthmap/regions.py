@@ -134,7 +134,10 @@ def region_map(
             kept = np.flatnonzero(area >= min_area) + 1
             specks = count - 1 - len(kept)
             if specks:
-                notes.append(f"{_name(plan, region)}: {specks} specks under {min_area} pixels left as no region")
+                what = "1 speck" if specks == 1 else f"{specks} specks"
+                notes.append(f"{_name(plan, region)}: {what} under {min_area} pixels left as no region")
+            if len(keys) + (len(kept) if split_parts else 1) > MAX_REGION + 1:
+                raise ValueError(_too_many(len(keys) + len(kept)))
             lookup = np.full(count, -1, np.int32)
             if split_parts:
                 kept = kept[np.lexsort((stats[kept, cv2.CC_STAT_TOP], stats[kept, cv2.CC_STAT_LEFT]))]
@@ -146,8 +149,6 @@ def region_map(
                 lookup[kept] = len(keys)
                 keys.append((region, 0))
             np.copyto(key_image, lookup[components], where=mask.view(bool))
-            if len(keys) > MAX_REGION + 1:
-                raise ValueError(_too_many(len(keys)))
     else:
         key_of = np.full(MAX_REGION + 2, -1, np.int32)
         key_of[present] = np.arange(len(present))

@@ -107,7 +107,7 @@ def test_connected_parts_become_regions_left_to_right_and_specks_no_region():
     assert result.image[40, 180].tolist() == list(region_colour(1)), "the right disc is region 1"
     assert result.image[100, 200].tolist() == list(NO_REGION), "the speck is no region"
     assert result.regions[0].pixels == np.count_nonzero(image.depth == 200.0)
-    assert any("1 specks under 20 pixels" in note for note in result.notes)
+    assert any("1 speck under 20 pixels" in note for note in result.notes)
     assert any("is 2 parts, left to right regions 0, 1" in note for note in result.notes)
     whole = region_map(index, plan)
     assert len(whole.regions) == 1 and whole.image[100, 200].tolist() == list(region_colour(0))
