@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mapping import DepthStats
+from .mapping import DepthStats, DepthWindow
 
 ADVICE_HEADER = "** providing cutting histogram advice, but leaving depthmap unchanged"
 
@@ -90,24 +90,30 @@ class _Gap:
     stop: int  # one past the last near-empty bin
 
 
-def _find_gap(counts: np.ndarray) -> _Gap | None:
-    """The farthest wide run of near-empty bins that has subject in front of it and a backdrop or tail behind."""
+def _find_gaps(counts: np.ndarray) -> list[_Gap]:
+    """Every wide run of near-empty bins that has depth in front of it and a backdrop or a thin tail behind it.
+
+    Near to far. A bin is near-empty when it holds under :data:`_SPARSE` of an average occupied bin; a run counts
+    when it is at least :data:`_MIN_GAP` of the bins wide, does not start at the first bin, and either ends before
+    the last bin or leaves at most :data:`_MAX_TAIL` of the pixels in the run that reaches the end.
+    """
     total = counts.sum()
     occupied = np.count_nonzero(counts)
     if total == 0 or occupied < 2:
-        return None
+        return []
     sparse = counts < _SPARSE * total / occupied
     # runs of sparse bins: starts and stops
     edges = np.diff(np.concatenate(([0], sparse.view(np.int8), [0])))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     min_width = max(2, int(np.ceil(_MIN_GAP * len(counts))))
-    for start, stop in sorted(zip(starts, stops, strict=False), key=lambda r: -r[0]):
+    gaps = []
+    for start, stop in zip(starts, stops, strict=True):
         if start == 0 or stop - start < min_width:
             continue  # no subject in front, or too narrow to be a gap
         if stop == len(counts) and counts[start:].sum() > _MAX_TAIL * total:
             continue
-        return _Gap(int(start), int(stop))
-    return None
+        gaps.append(_Gap(int(start), int(stop)))
+    return gaps
 
 
 def suggest_cutoff(depth: np.ndarray, stats: DepthStats, invert: bool = False) -> Suggestion:
@@ -153,14 +159,12 @@ def _described(cutoff: float, gap: tuple[float, float] | None, backdrop: tuple[f
 def _suggest(depth: np.ndarray, stats: DepthStats) -> Suggestion | None:
     """:func:`suggest_cutoff` for depth that grows away from the camera, on a non-flat, non-empty image; ``None``
     when there is no gap."""
-    sample = depth
-    if depth.size > _MAX_SAMPLES:  # a regular subsample is plenty for bins of 1/256 of the range
-        step = int(np.ceil(np.sqrt(depth.size / _MAX_SAMPLES)))
-        sample = depth[::step, ::step]
+    sample = _sample(depth)
     hist = depth_histogram(sample, stats, _BINS)
-    gap = _find_gap(hist.counts)
-    if gap is None:
+    gaps = _find_gaps(hist.counts)
+    if not gaps:
         return None
+    gap = gaps[-1]  # the farthest: in front of the backdrop
     gap_from, gap_to = float(hist.edges[gap.start]), float(hist.edges[gap.stop])
     backdrop = None if gap.stop == len(hist.counts) else (gap_to, stats.farthest)
     # The coarse bins place the edge only to 1/256 of the whole range (poor when the backdrop is far): redo the
@@ -185,3 +189,42 @@ def _suggest(depth: np.ndarray, stats: DepthStats) -> Suggestion | None:
         cutoff = float(zoom.edges[k])
         upper = min(upper, cutoff + 8 * width)
     return _described(cutoff, (cutoff, gap_to), backdrop)
+
+
+def _sample(depth: np.ndarray) -> np.ndarray:
+    """The depth, or a regular subsample of at most about :data:`_MAX_SAMPLES` pixels (plenty for 256 bins)."""
+    if depth.size <= _MAX_SAMPLES:
+        return depth
+    step = int(np.ceil(np.sqrt(depth.size / _MAX_SAMPLES)))
+    return depth[::step, ::step]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Suggested splits for a band plan
+
+
+def suggest_splits(depth: np.ndarray, stats: DepthStats, window: DepthWindow) -> tuple[float, ...]:
+    """Split depths for a band plan: the middle of each near-empty gap between subjects inside ``window``.
+
+    The same near-empty runs as :func:`suggest_cutoff` finds (bins under a fifth of an average occupied bin, at
+    least 4 % of the range wide), but over the window from its near end to its far cutoff, and only gaps with
+    depth behind them: a gap that runs out to the far cutoff separates nothing. The middle of a gap (rather than
+    its near edge, where :func:`suggest_cutoff` ends the subject) keeps the split as far as possible from both
+    subjects, so it still holds when the next frame moves a little, and the thin silhouette pixels in the gap are
+    shared between the bands on either side.
+
+    Returned near to far (descending with ``window.invert``); empty when there is no gap or no valid depth.
+    """
+    if stats.empty or window.beyond_everything or window.near == window.far:
+        return ()
+    sign = -1.0 if window.invert else 1.0  # mirrored, inverted depth grows away from the camera like plain depth
+    near, far = sign * window.near, sign * window.far
+    sample = _sample(depth)
+    if window.invert:
+        sample = np.negative(sample)  # the background stays outside the range (>= 0, <= -1e9 or not finite)
+    hist = depth_histogram(sample, DepthStats(near, far, stats.valid_count, 0), _BINS)
+    splits = []
+    for gap in _find_gaps(hist.counts):
+        if gap.stop < len(hist.counts):
+            splits.append(sign * float(hist.edges[gap.start] + hist.edges[gap.stop]) / 2)
+    return tuple(splits)
