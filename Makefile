@@ -50,8 +50,9 @@ bench: setup
 	$(PY) bench/bench_cli.py
 
 sample: setup
-	$(PY) -c "from daz_depthmap.synthetic import daz_like_depth, write_depth_exr; \
-		write_depth_exr('samples/daz_figure_depth.exr', daz_like_depth(800, 640))"
+	$(PY) -c "from daz_depthmap.synthetic import daz_like_depth, two_subject_depth, write_depth_exr; \
+		write_depth_exr('samples/daz_figure_depth.exr', daz_like_depth(800, 640)); \
+		write_depth_exr('samples/two_figures_depth.exr', two_subject_depth(800, 640))"
 
 clean:
 	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache test-artifacts

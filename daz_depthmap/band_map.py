@@ -43,8 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bands import TOTAL_LEVELS, BandPlan, _count, _f32_edge, band_counts, band_index, check_levels, check_window
-from .mapping import CHUNK_PIXELS, DepthRanks, DepthWindow, pixel_slices
+from .bands import TOTAL_LEVELS, BandPlan, _count, band_counts, band_index, check_levels, check_window
+from .mapping import CHUNK_PIXELS, DepthRanks, DepthWindow, float32_edge, pixel_slices
 from .params import BITS, SENTINEL_DEPTH
 
 #: The largest float32 bit pattern of a valid depth (below the 1e9 sentinel).
@@ -215,7 +215,7 @@ def _rank_layout(values: np.ndarray, plan: BandPlan, window: DepthWindow, levels
         """How many values lie before ``depth`` (``left``) or at or before it (``right``), compared exactly."""
         keys = np.atleast_1d(np.asarray(depth, np.float64))
         if values.dtype == np.float32:  # compare with float32 keys: the same answer without a float64 copy
-            keys = np.array([_f32_edge(key, side == "left") for key in keys], np.float32)
+            keys = np.array([float32_edge(key, side == "left") for key in keys], np.float32)
         return np.searchsorted(values, keys, side)
 
     if not window.invert:
@@ -337,8 +337,8 @@ def _pattern_table(layout: _Layout, window: DepthWindow, pixels: int) -> _Patter
     or cannot be done: more cells than the image has pixels, or levels packed so tightly that one float32 step
     skips a level (then the formula runs per pixel)."""
     low_depth, high_depth = sorted((window.near, window.far))
-    first = max(int(_f32_edge(low_depth, False).view(np.int32)), 1) if low_depth > 0 else 1
-    last = min(int(_f32_edge(high_depth, True).view(np.int32)), _MAX_PATTERN)
+    first = max(int(float32_edge(low_depth, False).view(np.int32)), 1) if low_depth > 0 else 1
+    last = min(int(float32_edge(high_depth, True).view(np.int32)), _MAX_PATTERN)
     if last <= first:
         return None
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from .colours import RGB, palette_colour, parse_colour
 from .histogram import suggest_splits
-from .mapping import DepthStats, DepthWindow, pixel_slices
+from .mapping import DepthStats, DepthWindow, float32_edge, pixel_slices
 
 #: The levels a plan shares out, counted in 8-bit terms (a 16-bit map gives each of them 256 levels).
 TOTAL_LEVELS = 256
@@ -362,18 +362,6 @@ def apportion(
 # Which band each pixel is in
 
 
-def _f32_edge(value: float, up: bool) -> np.float32:
-    """The float32 nearest ``value`` on the side ``up`` (the smallest >= value) or down (the largest <= value):
-    for float32 ``d``, ``d >= value`` exactly when ``d >= _f32_edge(value, True)``."""
-    with np.errstate(over="ignore"):
-        edge = np.float32(value)
-    if up and float(edge) < value:
-        edge = np.nextafter(edge, np.float32(np.inf))
-    elif not up and float(edge) > value:
-        edge = np.nextafter(edge, np.float32(-np.inf))
-    return edge
-
-
 def band_index(depth: np.ndarray, valid: np.ndarray, plan: BandPlan, window: DepthWindow) -> np.ndarray:
     """Per pixel, the band it is in (0 = nearest), as int16; -1 for the far plane (beyond the far cutoff) and
     background pixels. Pixels nearer than the near end are in band 0.
@@ -389,8 +377,8 @@ def band_index(depth: np.ndarray, valid: np.ndarray, plan: BandPlan, window: Dep
     check_window(plan, window)
     exact = depth.dtype == np.float32  # compare float32 with float32 thresholds: same result, half the work
     up = not window.invert
-    splits = [_f32_edge(s, up) if exact else s for s in plan.splits]
-    far = _f32_edge(window.far, not up) if exact else window.far
+    splits = [float32_edge(s, up) if exact else s for s in plan.splits]
+    far = float32_edge(window.far, not up) if exact else window.far
     flat_depth, flat_valid, flat_out = depth.ravel(), valid.ravel(), out.reshape(-1)
     compare, beyond = (np.greater_equal, np.greater) if up else (np.less_equal, np.less)
     with np.errstate(invalid="ignore"):
@@ -413,27 +401,6 @@ def band_counts(index: np.ndarray, bands: int) -> np.ndarray:
     return counts[1:]
 
 
-def depth_mask(depth: np.ndarray, valid: np.ndarray, window: DepthWindow) -> np.ndarray:
-    """8-bit mask of the subject in depth: 255 where the pixel is valid and nearer than the far cutoff, else 0.
-
-    Decided on the depth, not on the map's levels, so pixels that round to level 0 just in front of the cutoff
-    still count as subject. A flat image (zero-width window without a cutoff) is all subject where valid.
-    """
-    mask = np.zeros(depth.shape, np.uint8)
-    if window.beyond_everything:
-        return mask
-    flat = not window.cutoff and window.near == window.far
-    exact = depth.dtype == np.float32
-    far = _f32_edge(window.far, not window.invert) if exact else window.far
-    nearer = np.greater if window.invert else np.less
-    flat_depth, flat_valid, flat_mask = depth.ravel(), valid.ravel(), mask.reshape(-1)
-    with np.errstate(invalid="ignore"):
-        for part in pixel_slices(mask.size):
-            inside = flat_valid[part] if flat else flat_valid[part] & nearer(flat_depth[part], far)
-            np.copyto(flat_mask[part], 255, where=inside)
-    return mask
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Suggested plans, regions from bands, test colours
 
@@ -450,6 +417,30 @@ def suggested_plan(
     plan = split_plan(suggest_splits(depth, stats, window))
     counts = band_counts(band_index(depth, valid, plan, window), len(plan.bands))
     return number_regions(allocate(plan, mode, window, counts), counts)
+
+
+def filled_plan(
+    plan: BandPlan,
+    depth: np.ndarray,
+    valid: np.ndarray,
+    window: DepthWindow,
+    mode: Allocation | str | None = Allocation.PIXELS,
+) -> BandPlan:
+    """``plan`` ready for an image: the levels of its unlocked bands allocated by ``mode`` over this image's
+    pixels. A plan whose levels are all locked, or any plan with ``mode`` None (a recipe's: its levels as saved),
+    is only checked.
+
+    Raises
+    ------
+    ValueError
+        If the splits do not fit the window, or the levels cannot be given out (the message says why).
+    """
+    check_window(plan, window)
+    counts = band_counts(band_index(depth, valid, plan, window), len(plan.bands))
+    if mode is None or all(band.locked for band in plan.bands):
+        check_levels(plan, counts)
+        return plan
+    return allocate(plan, mode, window, counts)
 
 
 def number_regions(plan: BandPlan, counts: Sequence[int] | np.ndarray) -> BandPlan:

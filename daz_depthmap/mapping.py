@@ -242,7 +242,7 @@ def subject_mask(depth: np.ndarray, valid: np.ndarray, window: DepthWindow) -> n
     if window.far == window.near:  # flat, no cutoff: every valid pixel is white in the map, so it is the subject
         mask[valid] = 255
         return mask
-    far = _exact_threshold(float(window.far), depth.dtype, window.invert)
+    far = float32_edge(window.far, not window.invert) if depth.dtype == np.float32 else float(window.far)
     flat_depth, flat_valid, flat_mask = depth.ravel(), valid.ravel(), mask.reshape(-1)
     with np.errstate(invalid="ignore"):
         for part in pixel_slices(mask.size):
@@ -253,17 +253,18 @@ def subject_mask(depth: np.ndarray, valid: np.ndarray, window: DepthWindow) -> n
     return mask
 
 
-def _exact_threshold(far: float, dtype: np.dtype, invert: bool) -> float | np.floating:
-    """A value of ``dtype`` that compares with every value of that type as ``far`` itself does (``d < far`` or, with
-    ``invert``, ``d > far``), so the comparison runs in the depth's own precision and stays exact."""
-    if dtype != np.float32:
-        return far
-    rounded = np.float32(far)
-    if invert and float(rounded) > far:  # d > far  <=>  d > the largest float32 not above far
-        rounded = np.nextafter(rounded, np.float32(-np.inf))
-    elif not invert and float(rounded) < far:  # d < far  <=>  d < the smallest float32 not below far
-        rounded = np.nextafter(rounded, np.float32(np.inf))
-    return rounded
+def float32_edge(value: float, up: bool) -> np.float32:
+    """The float32 nearest ``value`` on one side: the smallest one at or above it (``up``), or the largest one at or
+    below it. For float32 ``d``: ``d >= value`` exactly when ``d >= float32_edge(value, True)``, and ``d < value``
+    exactly when ``d < float32_edge(value, True)`` (and likewise downwards) — comparisons of float32 depth with a
+    float64 cutoff then run in float32, exactly."""
+    with np.errstate(over="ignore"):
+        edge = np.float32(value)
+    if up and float(edge) < value:
+        edge = np.nextafter(edge, np.float32(np.inf))
+    elif not up and float(edge) > value:
+        edge = np.nextafter(edge, np.float32(-np.inf))
+    return edge
 
 
 def paint_noise(mapped: np.ndarray, mask: np.ndarray, levels: int, seed: int | None = None) -> np.ndarray:

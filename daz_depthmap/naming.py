@@ -10,6 +10,8 @@ from pathlib import Path
 
 DEPTH_SUFFIX = ".depth.png"
 MASK_SUFFIX = ".mask.png"
+REGIONS_SUFFIX = ".regions.png"
+TEST_SUFFIX = ".test.png"
 
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
@@ -27,15 +29,21 @@ def stem_of(name: str) -> str:
     return name[:-4] if name.lower().endswith(".exr") else name
 
 
+def output_path(
+    source: str | os.PathLike[str], suffix: str, out_dir: str | os.PathLike[str] | None = None, stem: str | None = None
+) -> Path:
+    """Where one output of ``source`` goes: ``STEM`` + ``suffix`` beside it or in ``out_dir``."""
+    source = Path(source)
+    folder = Path(out_dir) if out_dir is not None else source.parent
+    return folder / f"{stem if stem is not None else stem_of(source.name)}{suffix}"
+
+
 def output_paths(
     source: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, stem: str | None = None
 ) -> tuple[Path, Path]:
     """Where the depth map and mask of ``source`` go: ``STEM.depth.png``, ``STEM.mask.png`` beside it or in
     ``out_dir``; ``stem`` defaults to the source's name without ``.exr``."""
-    source = Path(source)
-    folder = Path(out_dir) if out_dir is not None else source.parent
-    stem = stem if stem is not None else stem_of(source.name)
-    return folder / f"{stem}{DEPTH_SUFFIX}", folder / f"{stem}{MASK_SUFFIX}"
+    return output_path(source, DEPTH_SUFFIX, out_dir, stem), output_path(source, MASK_SUFFIX, out_dir, stem)
 
 
 def safe_stem(name: str, fallback: str = "depth") -> str:

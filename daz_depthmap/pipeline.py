@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .band_map import map_bands
+from .bands import BandPlan
 from .exr import DepthImage
 from .histogram import Suggestion, suggest_cutoff
 from .mapping import (
@@ -72,12 +74,16 @@ def map_depth(
     window: DepthWindow,
     params: DepthParams,
     ranks: DepthRanks | None = None,
+    plan: BandPlan | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Map, take the mask (defined in depth), then paint noise outside it, as the options say. ``ranks`` are needed
-    for ``compress_map``."""
-    if params.compress_map:
-        if ranks is None:
-            raise ValueError("compress_map needs the depth ranks (rank_depths)")
+    """Map (with ``plan``'s bands when it has more than one), take the mask (defined in depth), then paint noise
+    outside it, as the options say. ``ranks`` are needed for ``compress_map``."""
+    if params.compress_map and ranks is None:
+        raise ValueError("compress_map needs the depth ranks (rank_depths)")
+    if plan is not None and len(plan.bands) > 1:
+        mapped = map_bands(depth, valid, plan, window, params.bits, ranks if params.compress_map else None)
+    elif params.compress_map:
+        assert ranks is not None
         mapped = map_ranked(ranks, valid, window, params.levels)
     else:
         mapped = map_linear(depth, valid, window, params.levels)
@@ -88,13 +94,10 @@ def map_depth(
     return mapped, mask if params.mask else None
 
 
-def render(
-    image: DepthImage,
-    params: DepthParams,
-    stats: DepthStats | None = None,
-    ranks: DepthRanks | None = None,
-) -> DepthMap:
-    """Make the depth map of ``image`` at full resolution.
+def window_of(
+    image: DepthImage, params: DepthParams, stats: DepthStats | None = None
+) -> tuple[DepthWindow, Suggestion | None]:
+    """The window the options give this image (with the suggestion it used for ``auto``).
 
     Raises
     ------
@@ -107,8 +110,29 @@ def render(
     if stats.empty:
         raise NoDepthError(no_depth_message(stats))
     suggestion = suggest_cutoff(image.depth, stats, params.invert) if params.depth_cutoff == "auto" else None
-    window = depth_window(stats, far_cutoff(params, suggestion), params.near_cutoff, params.invert)
+    return depth_window(stats, far_cutoff(params, suggestion), params.near_cutoff, params.invert), suggestion
+
+
+def render(
+    image: DepthImage,
+    params: DepthParams,
+    stats: DepthStats | None = None,
+    ranks: DepthRanks | None = None,
+    plan: BandPlan | None = None,
+) -> DepthMap:
+    """Make the depth map of ``image`` at full resolution (with the bands of ``plan``, if any).
+
+    Raises
+    ------
+    NoDepthError
+        When no pixel holds valid depth.
+    ValueError
+        When the cutoffs contradict each other, or the plan does not fit this image (a split outside its window, a
+        band of 0 levels that holds pixels).
+    """
+    stats = stats or depth_stats(image.depth, image.valid)
+    window, suggestion = window_of(image, params, stats)
     if params.compress_map and ranks is None:
         ranks = rank_depths(image.depth, image.valid)
-    mapped, mask = map_depth(image.depth, image.valid, window, params, ranks)
+    mapped, mask = map_depth(image.depth, image.valid, window, params, ranks, plan)
     return DepthMap(mapped, mask, window, suggestion)

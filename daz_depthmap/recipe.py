@@ -31,13 +31,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .band_map import map_bands
-from .bands import MAX_REGION, TOTAL_LEVELS, Band, BandPlan, check_window, depth_mask, level_problem
+from .bands import MAX_REGION, TOTAL_LEVELS, Band, BandPlan, check_window, level_problem
 from .colours import parse_colour
 from .exr import DepthImage
-from .mapping import DepthRanks, DepthStats, DepthWindow, depth_stats, depth_window, paint_noise, rank_depths
+from .mapping import DepthRanks, DepthStats, DepthWindow, depth_window
 from .params import BITS, DepthParams
-from .pipeline import DepthMap, NoDepthError
+from .pipeline import DepthMap, render
 
 RECIPE_FORMAT = "daz-depthmap-recipe"
 RECIPE_VERSION = 1
@@ -100,23 +99,7 @@ def apply_recipe(
         When the cutoffs or the plan do not fit this frame (a split outside its window, a band of 0 levels that
         holds pixels).
     """
-    stats = stats or depth_stats(image.depth, image.valid)
-    if stats.empty:
-        raise NoDepthError(
-            f"no valid depth: all {stats.invalid_count} pixels are background (inf, NaN, <= 0 or >= 1e9)"
-        )
-    params = recipe.params
-    window = recipe.window(stats)
-    if params.compress_map and ranks is None:
-        ranks = rank_depths(image.depth, image.valid)
-    mapped = map_bands(
-        image.depth, image.valid, recipe.plan, window, params.bits, ranks if params.compress_map else None
-    )
-    mask = depth_mask(image.depth, image.valid, window) if params.mask or params.noise else None
-    if params.noise:
-        assert mask is not None
-        mapped = paint_noise(mapped, mask, params.levels, params.seed)
-    return DepthMap(mapped, mask if params.mask else None, window)
+    return render(image, recipe.params, stats, ranks, recipe.plan)
 
 
 # --------------------------------------------------------------------------------------------------------------

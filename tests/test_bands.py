@@ -25,7 +25,6 @@ from daz_depthmap.bands import (
     band_counts,
     band_index,
     check_levels,
-    depth_mask,
     paint_bands,
     split_plan,
     suggested_plan,
@@ -33,7 +32,7 @@ from daz_depthmap.bands import (
 from daz_depthmap.colours import CSS_COLOURS, DEFAULT_PALETTE, parse_colour
 from daz_depthmap.exr import depth_image, read_depth
 from daz_depthmap.histogram import suggest_cutoff, suggest_splits
-from daz_depthmap.mapping import DepthWindow, depth_stats, depth_window, rank_depths, rank_index
+from daz_depthmap.mapping import DepthWindow, depth_stats, depth_window, rank_depths, rank_index, subject_mask
 from daz_depthmap.synthetic import daz_like_depth, two_subject_depth
 
 SETTINGS = settings(max_examples=80, deadline=None)
@@ -459,13 +458,13 @@ def test_band_index_counts_and_mask():
     assert index.dtype == np.int16
     assert index[0].tolist() == [0, 0, 0, 0, 1, 1, 1, 1, -1, -1, -1]
     assert band_counts(index, 2).tolist() == [4, 4]
-    mask = depth_mask(image.depth, image.valid, window)
+    mask = subject_mask(image.depth, image.valid, window)
     assert mask[0].tolist() == [255] * 7 + [0] * 4
     inverted = depth_image(1e4 / depth)
     iw = DepthWindow(1e4 / 100.0, 1e4 / 400.0, invert=True, cutoff=True)
     iplan = plan_of([128, 128], [1e4 / 200.0])
     assert band_index(inverted.depth, inverted.valid, iplan, iw)[0].tolist() == index[0].tolist()
-    assert depth_mask(inverted.depth, inverted.valid, iw)[0].tolist() == mask[0].tolist()
+    assert subject_mask(inverted.depth, inverted.valid, iw)[0].tolist() == mask[0].tolist()
 
 
 def test_test_colours_paint_each_band_shaded_by_level():

@@ -477,3 +477,163 @@ def test_a_truncated_file_prints_one_line_and_nothing_of_openexr(tmp_path, share
     assert proc.stderr.splitlines() == [
         "trunc.exr: error: damaged or truncated EXR pixel data: chunk 0 of 75 runs past the end of the file"
     ]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Depth bands, region maps, test colours, recipes
+
+
+@pytest.fixture
+def two_figures(tmp_path) -> Path:
+    """Two figures (near 150..210 cm left, far 330..400 cm right) before a backdrop at ~800 cm."""
+    from daz_depthmap.synthetic import two_subject_depth
+
+    path = tmp_path / "two.exr"
+    write_depth_exr(path, two_subject_depth(240, 200, seed=5))
+    return path
+
+
+def rp_colour(number: int) -> tuple[int, int, int]:
+    """Regional Prompter's colour for region ``number`` (its table, facts/regional-prompter.md), as RGB."""
+    return {0: (128, 64, 64), 1: (64, 128, 128), 2: (96, 128, 64), 3: (96, 64, 128)}[number]
+
+
+def rgb(png_reader, path) -> np.ndarray:
+    return png_reader(path)[..., ::-1]  # OpenCV decodes BGR
+
+
+def test_bands_give_each_figure_its_levels_and_regions(two_figures, tmp_path, png_reader):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    spec = "265:150:near figure@0,*:106:far figure@1"
+    status, out, err = run(two_figures, "--depth_cutoff", "500", "--bands", spec, "--regions", "--test_colours",
+                           "--mask", "--out_dir", out_dir)  # fmt: skip
+    assert status == 0, err
+    assert "2 bands split at 265 (150, 106 levels)" in out
+    assert "2 regions (0 near figure, 1 far figure)" in out
+    depth = raw_depth(two_figures)
+    near, far, backdrop = depth < 265, (depth >= 265) & (depth < 500), (depth >= 500) & np.isfinite(depth)
+    mapped = png_reader(out_dir / "two.depth.png")
+    assert mapped[near].min() >= 106 and mapped[near].max() == 255  # the near figure owns the top 150 levels
+    assert mapped[far].max() <= 105 and mapped[far].min() <= 1  # the far one the 106 below
+    assert (mapped[backdrop] == 0).all()
+    order = np.argsort(depth[near | far], kind="stable")
+    assert (np.diff(mapped[near | far][order].astype(int)) <= 0).all()  # nearer is never darker
+    regions = rgb(png_reader, out_dir / "two.regions.png")
+    assert (regions[near] == rp_colour(0)).all() and (regions[far] == rp_colour(1)).all()
+    assert (regions[backdrop] == 0).all()
+    test = rgb(png_reader, out_dir / "two.test.png")
+    assert len({tuple(c) for c in test[near].reshape(-1, 3)} & {tuple(c) for c in test[far].reshape(-1, 3)}) == 0
+    assert (png_reader(out_dir / "two.mask.png")[backdrop] == 0).all()
+
+
+def test_bands_at_16_bits_scale_each_8_bit_level(two_figures, tmp_path, png_reader):
+    status, _, err = run(two_figures, "--depth_cutoff", "500", "--bands", "265:150,*:106", "--bits", "16",
+                         "--out_dir", tmp_path)  # fmt: skip
+    assert status == 0, err
+    depth, mapped = raw_depth(two_figures), png_reader(tmp_path / "two.depth.png")
+    assert mapped.dtype == np.uint16
+    assert mapped[depth < 265].min() >= 106 * 256 and mapped[depth < 265].max() == 65535
+    assert mapped[(depth >= 265) & (depth < 500)].max() <= 106 * 256 - 1
+
+
+def test_auto_bands_with_histo_print_each_bands_share(two_figures, tmp_path):
+    status, out, err = run(two_figures, "--depth_cutoff", "histo", "--bands", "auto", "--out_dir", tmp_path)
+    assert status == 0, err
+    lines = re.findall(r"^\*\* band (\d): ([0-9.]+) to ([0-9.]+), ([0-9.]+)% of the pixels in the window, (\d+) levels",
+                       out, re.M)  # fmt: skip
+    assert [int(n) for n, *_ in lines] == [1, 2, 3]  # near figure, far figure, backdrop
+    assert 210 < float(lines[0][2]) < 330 and 400 < float(lines[1][2]) < 796
+    assert abs(sum(float(share) for *_, share, _ in lines) - 100) < 0.05
+    assert sum(int(levels) for *_, levels in lines) == 256
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ("265:sixty,*", "item 1 '265:sixty'"),
+        ("265:150,200:50,*:56", "item 2"),
+        ("265:150,*:100", "256"),
+        ("265:150@x,*", "region"),
+        ("265,*,300", "item 2"),
+    ],
+)
+def test_a_malformed_spec_is_a_usage_error_before_any_file(two_figures, tmp_path, spec, problem):
+    before = listing(two_figures.parent)
+    status, out, err = run(two_figures, "--bands", spec)
+    assert status == 2
+    assert err.startswith("error: ") and problem in err and err.count("\n") == 1, err
+    assert listing(two_figures.parent) == before and out == ""
+
+
+def test_a_spec_that_does_not_fit_a_file_fails_that_file_only(two_figures, daz_exr, tmp_path):
+    # auto cutoff: the two figures' window ends at ~393 cm, the single figure's before 265 cm
+    status, out, err = run(two_figures, daz_exr, "--depth_cutoff", "auto", "--bands", "265:150,*:106",
+                           "--out_dir", tmp_path)  # fmt: skip
+    assert status == 1
+    assert "[2/2] figure.exr: error: split 1 at 265 lies outside the window" in err, err
+    assert (tmp_path / "two.depth.png").exists() and not (tmp_path / "figure.depth.png").exists()
+
+
+def test_region_map_at_the_generation_size_and_in_parts(two_figures, tmp_path, png_reader):
+    status, out, err = run(two_figures, "--depth_cutoff", "500", "--bands", "*@0", "--regions", "--split_parts",
+                           "--min_area", "40", "--region_size", "512x768", "--out_dir", tmp_path)  # fmt: skip
+    assert status == 0, err
+    regions = rgb(png_reader, tmp_path / "two.regions.png")
+    assert regions.shape == (768, 512, 3)
+    colours = {tuple(int(v) for v in c) for c in np.unique(regions.reshape(-1, 3), axis=0)}
+    assert colours == {(0, 0, 0), rp_colour(0), rp_colour(1)}  # nearest-neighbour: no blended colours
+    left = np.flatnonzero((regions == rp_colour(0)).all(axis=2).any(axis=0))
+    right = np.flatnonzero((regions == rp_colour(1)).all(axis=2).any(axis=0))
+    assert left.max() < right.min()  # the two figures at one band: two regions, numbered left to right
+    assert "is 2 parts, left to right regions 0, 1" in out
+
+
+def test_a_saved_recipe_maps_the_next_frame_the_same_way(tmp_path, png_reader):
+    from daz_depthmap.synthetic import two_subject_depth
+
+    first, second = two_subject_depth(240, 200, seed=1), two_subject_depth(240, 200, seed=1)
+    second[:, :60] = 190.0  # a wall walks in on the left of the next frame: the pixel shares change
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    write_depth_exr(frames / "f1.exr", first)
+    write_depth_exr(frames / "f2.exr", second)
+    recipe = tmp_path / "scene.json"
+    status, out, err = run(frames / "f1.exr", "--depth_cutoff", "auto", "--bands", "auto", "--save_recipe", recipe,
+                           "--out_dir", tmp_path / "free")  # fmt: skip
+    assert status == 0 and recipe.exists(), err
+    status, _, err = run(frames / "f2.exr", "--depth_cutoff", "auto", "--bands", "auto", "--out_dir", tmp_path / "free")
+    assert status == 0, err
+    status, _, err = run(frames / "f1.exr", frames / "f2.exr", "--recipe", recipe, "--out_dir", tmp_path / "same")
+    assert status == 0, err
+    same = first == second
+    free1, free2 = (png_reader(tmp_path / "free" / f"f{i}.depth.png") for i in (1, 2))
+    same1, same2 = (png_reader(tmp_path / "same" / f"f{i}.depth.png") for i in (1, 2))
+    assert (free1[same] != free2[same]).any()  # mapped on their own, the unchanged pixels flicker
+    np.testing.assert_array_equal(same1[same], same2[same])  # with the recipe they do not
+    np.testing.assert_array_equal(same1, free1)  # and frame 1 looks as it did when the recipe was saved
+
+
+def test_recipe_problems_are_usage_errors(two_figures, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "daz-depthmap-recipe", "version": 1, "cutoffs": {"depth_cutoff": "far"}}')
+    status, _, err = run(two_figures, "--recipe", bad)
+    assert status == 2 and "bad.json" in err and "depth_cutoff" in err, err
+    status, _, err = run(two_figures, "--recipe", tmp_path / "missing.json")
+    assert status == 2 and "missing.json" in err, err
+    status, _, err = run(two_figures, "--recipe", bad, "--depth_cutoff", "300", "--bands", "265,*")
+    assert status == 2 and "leave out --depth_cutoff, --bands" in err, err
+    assert not (two_figures.parent / "two.depth.png").exists()
+
+
+def test_bands_and_regions_on_a_real_blender_file(shared_exr_dir, tmp_path, png_reader):
+    path = shared_exr_dir / "blender_crowskull_RGBAZ_f32_pxr24_1920x1080.exr"
+    status, out, err = run(path, "--depth_cutoff", "auto", "--bands", "auto", "--regions", "--region_size",
+                           "1024x576", "--out_dir", tmp_path)  # fmt: skip
+    assert status == 0, err
+    regions = rgb(png_reader, tmp_path / f"{path.stem}.regions.png")
+    assert regions.shape == (576, 1024, 3)
+    colours = {tuple(int(v) for v in c) for c in np.unique(regions.reshape(-1, 3), axis=0)}
+    from daz_depthmap.regions import region_colour
+
+    assert colours - {(0, 0, 0)} == {region_colour(n) for n in range(len(colours) - 1)}  # 0, 1, 2... no holes
