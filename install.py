@@ -2,7 +2,8 @@
 
 Only OpenEXR's bindings (3.3 or newer, below 4: ``OpenEXR.File``) are needed beyond what the WebUI ships. They are
 installed with the WebUI's own numpy pinned in the same pip command, so pip can never replace it (if no OpenEXR
-release fits that numpy, pip refuses and this says so in one line). numpy, Pillow, torch and gradio are the
+release fits that numpy, pip refuses and this says so in one line). OpenCV (region maps) comes with the WebUI; only
+a WebUI without any ``cv2`` gets the headless build, numpy pinned too. numpy, Pillow, torch and gradio are the
 WebUI's and are never touched. Quiet when everything is there; nothing with ``--skip-install``.
 """
 
@@ -20,6 +21,8 @@ except ImportError:  # every WebUI has pip, which carries packaging
 
 #: The OpenEXR bindings the extension works with (OpenEXR.File came with 3.3; 4 may change the API).
 OPENEXR = "OpenEXR>=3.3,<4"
+#: OpenCV for a WebUI that has none (the WebUI ships opencv-python; any build providing cv2 will do).
+OPENCV = "opencv-python-headless>=4.8"
 
 
 def satisfies(version: str | None, requirement: str) -> bool:
@@ -42,15 +45,17 @@ def installed_version(distribution: str) -> str | None:
         return None
 
 
-def missing(is_installed: Callable[[str], bool], version_of: Callable[[str], str | None]) -> list[tuple[str, str]]:
-    """``(pip arguments, description)`` for each requirement that is absent or out of range; the WebUI's numpy is
-    pinned alongside, so installing cannot change it."""
+def missing(is_installed: Callable[[str], bool], version_of: Callable[[str], str | None]) -> list[tuple[str, str, str]]:
+    """``(pip arguments, description, what fails without it)`` for each requirement that is absent or out of range;
+    the WebUI's numpy is pinned alongside, so installing cannot change it."""
     needed = []
+    numpy = version_of("numpy")
+    keep = f' "numpy=={numpy}"' if numpy else ""
     openexr = version_of("OpenEXR") if is_installed("OpenEXR") else None
     if not satisfies(openexr, OPENEXR):
-        numpy = version_of("numpy")
-        keep = f' "numpy=={numpy}"' if numpy else ""
-        needed.append((f'install "{OPENEXR}"{keep}', "OpenEXR for DAZ depthmap"))
+        needed.append((f'install "{OPENEXR}"{keep}', "OpenEXR for DAZ depthmap", "the tab cannot read EXR files"))
+    if not is_installed("cv2"):
+        needed.append((f'install "{OPENCV}"{keep}', "OpenCV for DAZ depthmap", "the tab cannot start"))
     return needed
 
 
@@ -59,12 +64,12 @@ def main() -> None:
 
     if getattr(getattr(launch, "args", None), "skip_install", False):
         return
-    for arguments, description in missing(launch.is_installed, installed_version):
+    for arguments, description, without in missing(launch.is_installed, installed_version):
         try:
             launch.run_pip(arguments, description)
         except Exception as exc:  # pip's own report is in the log above; the WebUI must go on starting
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            print(f"DAZ Depth: could not run pip {arguments} ({first}); the tab cannot read EXR files until it is")
+            print(f"DAZ Depth: could not run pip {arguments} ({first}); {without} until it is")
 
 
 if __name__ == "__main__":

@@ -205,6 +205,30 @@ def check_window(plan: BandPlan, window: DepthWindow) -> None:
         before = split
 
 
+@dataclass(frozen=True)
+class FittedPlan:
+    """The part of a plan that lies in a window: ``plan`` holds bands ``first .. first + len(plan.bands) - 1`` of
+    the plan it came from; ``outside`` are the splits (0-based) that lie outside the window, ignored."""
+
+    plan: BandPlan
+    first: int
+    outside: tuple[int, ...]
+
+
+def fit_plan(plan: BandPlan, window: DepthWindow) -> FittedPlan:
+    """The bands of ``plan`` that lie in ``window``: splits at or beyond either cutoff are left out with the bands
+    wholly beyond them (an interactive plan keeps them for when the cutoffs move back).
+
+    The levels of the bands left out are freed; the kept bands keep theirs, locks included.
+    """
+    edge = (lambda s: s <= window.near) if not window.invert else (lambda s: s >= window.near)
+    first = sum(1 for s in plan.splits if edge(s))
+    kept = [i for i, s in enumerate(plan.splits) if _between(s, window.near, window.far, window.invert)]
+    outside = tuple(i for i in range(len(plan.splits)) if i not in kept)  # the splits run in order: kept = first..
+    bands = plan.bands[first : first + len(kept) + 1]
+    return FittedPlan(BandPlan(tuple(plan.splits[i] for i in kept), bands), first, outside)
+
+
 def split_plan(splits: Sequence[float]) -> BandPlan:
     """A plan with these splits (near to far) and empty, unlocked bands, for :func:`allocate` to fill."""
     return BandPlan(tuple(splits), tuple(Band() for _ in range(len(splits) + 1)))

@@ -12,6 +12,7 @@ DEPTH_SUFFIX = ".depth.png"
 MASK_SUFFIX = ".mask.png"
 REGIONS_SUFFIX = ".regions.png"
 TEST_SUFFIX = ".test.png"
+RECIPE_SUFFIX = ".recipe.json"
 
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 

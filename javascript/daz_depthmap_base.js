@@ -9,7 +9,13 @@
  *   dazdm:cutoffs    {}                     the cutoff inputs changed (typing, dragging, or a set-cutoff)
  *   dazdm:reply      {detail: reply}        the server answered a live request
  *   dazdm:pointer    {detail: {hover, dragging}}  the pointer over the histogram (x in CSS pixels, or null)
- * gradio's client functions (the `_js` of events) enter through dazDepthmap.fileView / setCutoff / live.done.
+ *   dazdm:split-add  {detail: {depth}}      add a split between bands here (histogram -> band panel)
+ *   dazdm:split-move {detail: {index, depth}}  move a split (histogram -> band panel)
+ *   dazdm:bands      {detail: plan}         the band plan shown changed (redraw)
+ *   dazdm:bands-edit {detail: plan}         the user edited the bands: the live path sends them
+ * They share the pure models (dazDepthmap.histogramModel, bandModel) and read each other's state through
+ * dazDepthmap.stateOf(prefix) (the live path sends the band panel's plan). gradio's client functions (the `_js` of
+ * events) enter through dazDepthmap.fileView / setCutoff / live.done.
  */
 (function () {
     "use strict";

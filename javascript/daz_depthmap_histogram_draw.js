@@ -2,7 +2,8 @@
  *
  * Drawn on a canvas from the file view the server sends (fine bins, linear or log counts), with the far and near
  * cutoffs as lines and the clipped ranges shaded, the suggested cutoff as a dashed marker and the "Use suggestion"
- * button's label. Redrawn on the tab's events: a new view, changed cutoffs, a live answer, a resize.
+ * button's label. With bands, the bars take their band's test colour and the splits are dashed lines. Redrawn on
+ * the tab's events: a new view, changed cutoffs or bands, a live answer, a resize.
  */
 (function () {
     "use strict";
@@ -10,6 +11,7 @@
     const ns = (window.dazDepthmap = window.dazDepthmap || {});
     ns.concerns = ns.concerns || [];
     const model = (ns.histogramModel = ns.histogramModel || {});
+    const bandModel = (ns.bandModel = ns.bandModel || {});
 
     function drawState(prefix) {
         const state = ns.stateOf(prefix);
@@ -103,10 +105,18 @@
         top = top || 1;
         const n = data.counts.length;
         const binW = g.plotW / n;
+        // with bands, each bar in its band's test colour
+        const state = ns.stateOf(prefix).bands;
+        const plan = state && state.plan && state.plan.bands.length > 1 ? state.plan : null;
+        const binDepth = (data.hi - data.lo) / n;
         ctx.fillStyle = accent;
         for (let i = 0; i < n; i++) {
             if (!data.counts[i]) {
                 continue;
+            }
+            if (plan) {
+                const band = plan.bands[bandModel.bandAt(plan, data.lo + (i + 0.5) * binDepth, data.invert)];
+                ctx.fillStyle = band.shown_colour || accent;
             }
             const h = Math.max(1, (value(data.counts[i]) / top) * g.plotH);
             ctx.fillRect(g.left + i * binW, g.top + g.plotH - h, Math.max(binW, 1), h);
@@ -162,6 +172,42 @@
             ctx.closePath();
             ctx.fill();
         }
+
+        // split lines between bands (faded when the cutoffs leave them out), each band's number above it
+        if (plan) {
+            ctx.save();
+            ctx.lineWidth = 2;
+            ctx.setLineDash([5, 3]);
+            plan.splits.forEach(function (split, i) {
+                const inside = plan.bands[i].active !== false && plan.bands[i + 1].active !== false;
+                const sx = Math.round(g.x(split)) + 0.5;
+                ctx.globalAlpha = inside ? 1 : 0.35;
+                ctx.strokeStyle = text;
+                ctx.beginPath();
+                ctx.moveTo(sx, g.top + 12);
+                ctx.lineTo(sx, g.top + g.plotH);
+                ctx.stroke();
+            });
+            ctx.setLineDash([]);
+            ctx.globalAlpha = 1;
+            ctx.font = "bold 11px " + font;
+            ctx.textBaseline = "top";
+            const ends = bandModel.ends(data, ns.cutoffs(root));
+            const edges = [ends.near].concat(plan.splits, [ends.far]);
+            plan.bands.forEach(function (band, i) {
+                const a = g.x(edges[i]);
+                const b = g.x(edges[i + 1]);
+                const label = String(i + 1);
+                const w = ctx.measureText(label).width;
+                if (Math.abs(b - a) > w + 6 && band.active !== false) {
+                    ctx.fillStyle = band.shown_colour || text;
+                    ctx.fillText(label, (a + b) / 2 - w / 2, g.top + 1);
+                }
+            });
+            ctx.restore();
+            ctx.font = "11px " + font;
+        }
+        p.canvas.dataset.splits = JSON.stringify(plan ? plan.splits : []);
 
         // cutoff lines, then their labels (kept apart: close lines put them side by side)
         function cutoffLine(x) {
@@ -274,6 +320,9 @@
         });
         root.addEventListener("dazdm:reply", function (event) {
             s.reply = event.detail;
+            scheduleDraw(prefix);
+        });
+        root.addEventListener("dazdm:bands", function () {
             scheduleDraw(prefix);
         });
         root.addEventListener("dazdm:pointer", function (event) {

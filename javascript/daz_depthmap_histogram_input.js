@@ -1,8 +1,10 @@
 /* DAZ depth map tab: pointer input on the histogram and the "Use suggestion" button.
  *
- * Clicking or dragging sets the far cutoff (or the near one, when grabbed near its line or with Shift); hovering
- * tells the depth and the share of pixels in the bin. Cutoffs go out as dazdm:set-cutoff events (the live path
- * writes them into the inputs and sends them); the hover position as dazdm:pointer (the drawing shows it).
+ * Clicking or dragging sets the far cutoff (or the near one, when grabbed near its line or with Shift); a split
+ * line between bands is dragged when grabbed (dazdm:split-move), and Ctrl+click (or a click in the panel's Add split
+ * mode) adds a split (dazdm:split-add); hovering tells the depth and the share of pixels in the bin. Cutoffs go
+ * out as dazdm:set-cutoff events (the live path writes them into the inputs and sends them), split changes to the
+ * band panel, the hover position as dazdm:pointer (the drawing shows it).
  */
 (function () {
     "use strict";
@@ -10,6 +12,7 @@
     const ns = (window.dazDepthmap = window.dazDepthmap || {});
     ns.concerns = ns.concerns || [];
     const model = (ns.histogramModel = ns.histogramModel || {});
+    const bandModel = (ns.bandModel = ns.bandModel || {});
 
     ns.concerns.push(function setupHistogramInput(root) {
         const prefix = root.id;
@@ -19,7 +22,7 @@
         if (!canvas) {
             return;
         }
-        let drag = null; // "far" or "near" while a button is down
+        let drag = null; // "far", "near" or a split's index while a button is down
 
         function data() {
             const view = ns.stateOf(prefix).view;
@@ -40,10 +43,35 @@
 
         function setFromPointer(event) {
             const view = data();
-            if (!view || !drag) {
+            if (!view || drag === null) {
                 return;
             }
-            ns.emit(prefix, "dazdm:set-cutoff", { which: drag, value: model.valueAt(view, geometry(view), plotX(event)) });
+            const value = model.valueAt(view, geometry(view), plotX(event));
+            if (typeof drag === "number") {
+                ns.emit(prefix, "dazdm:split-move", { index: drag, depth: value });
+            } else {
+                ns.emit(prefix, "dazdm:set-cutoff", { which: drag, value: value });
+            }
+        }
+
+        /** The band plan of the panel, when it has one. */
+        function plan() {
+            const bands = ns.stateOf(prefix).bands;
+            return bands && bands.plan ? bands.plan : null;
+        }
+
+        /** What a press at plot x takes: a split line (when nearer than the cutoff lines), or a cutoff. */
+        function grabAt(view, g, x, shiftKey) {
+            const cutoffs = ns.cutoffs(root);
+            const split = bandModel.grab(plan(), g, x, model.GRAB_PX);
+            if (split >= 0) {
+                const splitDistance = Math.abs(g.x(plan().splits[split]) - x);
+                const lines = [model.farOf(view, cutoffs), cutoffs.near].filter((v) => v !== null);
+                if (lines.every((v) => Math.abs(g.x(v) - x) > splitDistance)) {
+                    return split;
+                }
+            }
+            return model.grab(view, g, x, cutoffs, shiftKey);
         }
 
         function tooltip(event) {
@@ -85,7 +113,14 @@
             if (!view || event.button !== 0) {
                 return;
             }
-            drag = model.grab(view, geometry(view), plotX(event), ns.cutoffs(root), event.shiftKey);
+            const g = geometry(view);
+            const bands = ns.stateOf(prefix).bands;
+            if (plan() && (event.ctrlKey || event.metaKey || event.altKey || (bands && bands.addMode))) {
+                ns.emit(prefix, "dazdm:split-add", { depth: model.valueAt(view, g, plotX(event)) });
+                event.preventDefault();
+                return;
+            }
+            drag = grabAt(view, g, plotX(event), event.shiftKey);
             canvas.setPointerCapture(event.pointerId);
             setFromPointer(event);
             event.preventDefault();
@@ -93,9 +128,20 @@
         canvas.addEventListener("pointermove", function (event) {
             setFromPointer(event);
             tooltip(event);
+            const view = data();
+            const bands = ns.stateOf(prefix).bands;
+            let cursor = "";
+            if (view && plan() && (event.ctrlKey || event.metaKey || event.altKey || (bands && bands.addMode))) {
+                cursor = "copy";
+            } else if (view && typeof drag === "number") {
+                cursor = "ew-resize";
+            } else if (view && drag === null && typeof grabAt(view, geometry(view), plotX(event), false) === "number") {
+                cursor = "ew-resize";
+            }
+            canvas.style.cursor = cursor;
         });
         function endDrag(event) {
-            if (drag) {
+            if (drag !== null) {
                 drag = null;
                 if (canvas.hasPointerCapture(event.pointerId)) {
                     canvas.releasePointerCapture(event.pointerId);

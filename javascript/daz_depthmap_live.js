@@ -1,8 +1,9 @@
 /* DAZ depth map tab: the live preview path for the cutoffs.
  *
  * The cutoff slider, its number box and the near cutoff are not wired to the server. This file owns them: it
- * writes cutoffs others set (dazdm:set-cutoff), watches the user's edits, and sends the latest values through the
- * hidden "live request" textbox, one request at a time. While a preview is on its way, further moves only mark the
+ * writes cutoffs others set (dazdm:set-cutoff), watches the user's edits (and the band panel's, dazdm:bands-edit),
+ * and sends the latest values — cutoffs and band plan — through the hidden "live request" textbox, one request at
+ * a time. While a preview is on its way, further moves only mark the
  * values as changed; the newest values go out when it arrives. Each request names the file view it was made in
  * (key and view number), so one still on its way when the page switches files changes nothing there.
  *
@@ -70,6 +71,14 @@
         s.sent[s.seq] = cutoffs;
         s.changedAt = null;
         const request = { seq: s.seq, key: view.key, view: view.view, far: cutoffs.far, near: cutoffs.near };
+        const bands = ns.stateOf(prefix).bands; // the band panel's plan goes with every request, a suggestion once
+        if (bands && bands.plan && view.bands) {
+            request.bands = bands.plan;
+            if (bands.suggest) {
+                request.suggest = true;
+                bands.suggest = false;
+            }
+        }
         ns.setInputValue(box, JSON.stringify(request));
         clearTimeout(s.watchdog);
         s.watchdog = setTimeout(function () {
@@ -212,6 +221,9 @@
             if (!liveState(prefix).restoring) {
                 changed(prefix);
             }
+        });
+        root.addEventListener("dazdm:bands-edit", function () {
+            changed(prefix);
         });
         root.addEventListener("dazdm:set-cutoff", function (event) {
             write(root, event.detail.which, event.detail.value);

@@ -479,7 +479,7 @@ def test_write_all_reports_progress_and_keeps_going_after_a_failure(shared_exr_d
     ws = Workspace()
     ws.load([shared_exr_dir / F32, shared_exr_dir / HALF])
 
-    def broken(params) -> None:
+    def broken(params, bands=None) -> None:
         raise ValueError("the near cutoff 5 must be nearer than the far end 3")
 
     ws.get(F32).render_full = broken  # type: ignore[method-assign]

@@ -158,8 +158,8 @@ def test_gradio_finds_the_click_position_and_the_progress_bar_parameters(tab: Ta
     data = gr.SelectData(None, {"index": [1, 2], "value": None})
     inputs, _, event_index = special_args(tab.handler("preview_depth", "select"), [None], None, data)
     assert event_index == 1 and isinstance(inputs[1], gr.SelectData) and inputs[1].index == [1, 2]
-    _, progress_index, _ = special_args(tab.handler("process_all", "click"), [None], None, None)
-    assert progress_index == 1
+    _, progress_index, _ = special_args(tab.handler("process_all", "click"), [None, None], None, None)
+    assert progress_index == 2  # after the session token and how to process
 
 
 def test_client_functions_use_the_keyword_of_this_gradio():
@@ -290,7 +290,8 @@ def test_process_all_writes_every_file_with_its_options_and_reports_progress(loa
     loaded.live(seq=1, far=250.0, near=None)
     loaded.run("bits", "input", loaded.session, False, False, False, 1, "16-bit")
     steps: list[tuple[float, str]] = []
-    out = loaded.run("process_all", "click", loaded.session, lambda share, desc="": steps.append((share, desc)))
+    how = "each file with its own settings"
+    out = loaded.run("process_all", "click", loaded.session, how, lambda share, desc="": steps.append((share, desc)))
     files = sorted(p.name for p in loaded.ctx.output_dir.glob("*.png"))
     assert files == ["synthetic_daz_Y_f32_zip_1200.depth.png", "synthetic_daz_Y_half_zip_1200.depth.png"]
     assert png_reader(loaded.ctx.output_dir / files[1]).dtype == np.uint16  # its own 16-bit option
@@ -381,7 +382,7 @@ def test_problems_become_messages_never_exceptions(loaded: Tab, monkeypatch: pyt
     out = loaded.run("files", "input", loaded.session, "not-loaded.exr")
     assert out == {"status": "⚠ no loaded file is called 'not-loaded.exr'"}
 
-    def explode(self: object, params: object) -> None:
+    def explode(self: object, *args: object) -> None:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr("daz_depthmap.session.loaded.LoadedFile.render_preview", explode)
@@ -561,3 +562,97 @@ def test_saving_with_a_cutoff_before_everything_says_the_map_is_black(loaded: Ta
     assert "the whole map is black" in reply["warning"]
     out = loaded.run("save", "click", loaded.session)
     assert "Wrote" in out["status"] and "the whole map is black" in _plain(out["status"])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bands, looks, region maps and recipes through the tab's events
+
+
+@pytest.fixture
+def two(tab: Tab, tmp_path: Path) -> Tab:
+    from daz_depthmap.synthetic import two_subject_depth, write_depth_exr
+
+    path = tmp_path / "two.exr"
+    write_depth_exr(path, two_subject_depth(300, 240, seed=2))
+    tab.upload(path)
+    return tab
+
+
+def _page_bands(tab: Tab) -> dict:
+    """The bands of the file view the page got last."""
+    shown = tab.ws.require_shown()
+    from daz_depthmap.session.view import file_view
+
+    return file_view(shown)["bands"]
+
+
+def test_suggested_bands_arrive_with_levels_shares_and_regions(two: Tab):
+    view = _page_bands(two)
+    assert view["splits"] == [] and [b["levels"] for b in view["bands"]] == [256]
+    reply = two.live(seq=1, far=None, near=None, bands=view, suggest=True)["reply"]
+    bands = reply["bands"]
+    assert reply["error"] is None and reply["suggested"] is True
+    assert len(bands["splits"]) == 2 and 210 < bands["splits"][0] < 330  # near figure | far figure | backdrop
+    assert [b["region"] for b in bands["bands"]] == [0, 1, 2]
+    assert sum(b["levels"] for b in bands["bands"]) == 256 == bands["total"]
+    assert sum(b["share"] for b in bands["bands"]) == pytest.approx(1.0)
+
+
+def test_a_band_edit_through_the_live_path_changes_the_preview(two: Tab):
+    view = _page_bands(two)
+    plain = two.live(seq=1, far=500.0, near=None, bands=view)["preview_depth"]
+    view = {**view, "splits": [265.0], "bands": [
+        {"levels": 200, "locked": True, "label": "near", "region": 0},
+        {"levels": 0, "label": "far", "region": 1},
+    ]}  # fmt: skip
+    out = two.live(seq=2, far=500.0, near=None, bands=view)
+    bands = out["reply"]["bands"]
+    assert [b["levels"] for b in bands["bands"]] == [200, 56] and bands["problem"] is None
+    assert not np.array_equal(out["preview_depth"], plain)
+    depth = two.ws.require_shown().file.preview_depth
+    assert out["preview_depth"][depth < 265].min() >= 56  # the near figure owns the top 200 levels
+    bad = {**view, "mode": "manual"}
+    reply = two.live(seq=3, far=500.0, near=None, bands=bad)["reply"]
+    assert reply["bands"]["problem"] == "levels add up to 200 of 256: 56 left to give"
+    garbage = two.live(seq=4, far=500.0, near=None, bands={**view, "splits": [265.0, 300.0]})["reply"]
+    assert garbage["error"] == "the bands arrived in an unknown form; reload the page"
+
+
+def test_looks_and_a_save_with_regions(two: Tab, png_reader):
+    view = _page_bands(two)
+    two.live(seq=1, far=500.0, near=None, bands=view, suggest=True)
+    out = two.run("look", "input", two.session, "Region map")
+    assert out["preview_depth"]["label"] == "Region map preview: what Regional Prompter gets"
+    picture = out["preview_depth"]["value"]
+    assert picture.ndim == 3 and {tuple(c) for c in np.unique(picture.reshape(-1, 3), axis=0)} == {
+        (0, 0, 0), (128, 64, 64), (64, 128, 128)
+    }  # fmt: skip
+    out = two.run("save", "click", two.session)
+    regions = Path(_value(out["regions_file"]))
+    assert regions.name == "two.regions.png" and out["regions_file"]["visible"] is True
+    assert png_reader(regions).shape == (300, 240, 3)
+    test = two.run("look", "input", two.session, "Test colours")["preview_depth"]["value"]
+    assert test.ndim == 3 and not np.array_equal(test, picture)
+
+
+def test_recipe_export_then_import_into_another_file(two: Tab, tmp_path: Path):
+    view = _page_bands(two)
+    two.live(seq=1, far=500.0, near=None, bands=view, suggest=True)
+    out = two.run("export_recipe", "click", two.session)
+    recipe = Path(_value(out["recipe_file"]))
+    assert recipe.name == "two.recipe.json" and json.loads(recipe.read_text())["cutoffs"]["depth_cutoff"] == 500.0
+    exported = json.loads(recipe.read_text())
+    two.run("files", "input", two.session, "two.exr")
+    two.live(seq=2, far=450.0, near=None, bands=_page_bands(two))  # moved on since
+    upload = tmp_path / "upload" / "scene.json"
+    upload.parent.mkdir()
+    upload.write_text(recipe.read_text())
+    out = two.run("import_recipe", "upload", two.session, SimpleNamespace(name=str(upload), orig_name="scene.json"))
+    assert "Mapped with the recipe scene.json" in _plain(out["status"])
+    assert _value(out["cutoff"]) == 500.0 and not upload.exists()  # the upload is not kept
+    page = json.loads(out["histogram_data"])["bands"]
+    assert page["mode"] == "manual" and [b["levels"] for b in page["bands"]] == [b["levels"] for b in exported["bands"]]
+    broken = tmp_path / "upload" / "broken.json"
+    broken.write_text('{"format": "daz-depthmap-recipe", "version": 9}')
+    out = two.run("import_recipe", "upload", two.session, SimpleNamespace(name=str(broken), orig_name="broken.json"))
+    assert _plain(out["status"]).startswith("⚠ broken.json: ") and "version" in out["status"]

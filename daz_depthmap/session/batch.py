@@ -1,17 +1,21 @@
-"""Writing a session's outputs: one file, or every loaded file with its own options (Process all)."""
+"""Writing a session's outputs: one file, or every loaded file with its own options or one recipe (Process all)."""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..bands import BandPlan
 from ..context import FullMaps
 from ..exr import DepthReadError
-from ..naming import output_paths
+from ..naming import REGIONS_SUFFIX, output_path, output_paths
 from ..output import save_outputs
+from ..recipe import Recipe, freeze_recipe
+from ..regions import RegionMap
+from .banding import LevelMode
 from .workspace import Shown
 
 log = logging.getLogger(__name__)
@@ -29,33 +33,68 @@ class WriteResult:
 
 
 def write_shown(shown: Shown, out_dir: str | os.PathLike[str], protect: Sequence[Path]) -> list[Path]:
-    """Write one file's depth PNG (and mask PNG when its ``mask`` option is on) into ``out_dir``, atomically.
+    """Write one file's depth PNG, its mask PNG when its ``mask`` option is on and its region map when a band in
+    use has a region number into ``out_dir``, atomically.
 
     The full resolution is read from the file again. Never overwrites an input in ``protect``. Raises
     ``DepthReadError``/``ValueError``/``OSError`` with a message for the user.
     """
-    result = shown.file.render_full(shown.params)
+    full = shown.render_full()
     depth_path, mask_path = output_paths(shown.file.name, out_dir, shown.stem)
-    outputs = [(depth_path, result.depth)]
-    if shown.params.mask and result.mask is not None:
-        outputs.append((mask_path, result.mask))
+    outputs = [(depth_path, full.map.depth)]
+    if shown.params.mask and full.map.mask is not None:
+        outputs.append((mask_path, full.map.mask))
+    if full.regions is not None:
+        outputs.append((output_path(shown.file.name, REGIONS_SUFFIX, out_dir, shown.stem), full.regions.image))
     return save_outputs(outputs, protect)
 
 
+def recipe_of(shown: Shown) -> Recipe:
+    """The recipe of a file as shown: its options, both ends of its window and the plan its map is made with
+    (levels as the preview settled them), so other frames get exactly the same mapping.
+
+    Raises
+    ------
+    ValueError
+        When the bands cannot be used (the message says why).
+    """
+    settled = shown.file.settle(shown.params, shown.bands)
+    if settled.problem is not None and shown.bands.banded:
+        raise ValueError(f"the bands cannot be used: {settled.problem}")
+    plan = settled.plan if settled.plan is not None else BandPlan()
+    return freeze_recipe(shown.params, plan, shown.file.window(shown.params))
+
+
+def with_recipe(shown: Shown, recipe: Recipe) -> Shown:
+    """``shown`` mapped with ``recipe`` instead of its own options and bands (its channel, seed and region
+    options kept): every file of a Process all with one recipe gets the same window and levels."""
+    seed = shown.params.seed if recipe.params.seed is None else recipe.params.seed
+    params = recipe.params.with_(channel=shown.params.channel, seed=seed)
+    return replace(shown, params=params, bands=replace(shown.bands, plan=recipe.plan, mode=LevelMode.MANUAL))
+
+
 def write_all(
-    items: Sequence[Shown], out_dir: str | os.PathLike[str], protect: Sequence[Path], progress: Progress | None = None
+    items: Sequence[Shown],
+    out_dir: str | os.PathLike[str],
+    protect: Sequence[Path],
+    progress: Progress | None = None,
+    recipe: Recipe | None = None,
 ) -> WriteResult:
-    """Write every item with its own options; a file that fails gives a message, the others go on."""
+    """Write every item with its own options (or all with ``recipe``); a file that fails gives a message, the
+    others go on."""
     result = WriteResult()
     for number, shown in enumerate(items):
         if progress is not None:
             progress(number, len(items), shown.file.name)
         try:
-            result.written.extend(write_shown(shown, out_dir, protect))
+            result.written.extend(write_shown(with_recipe(shown, recipe) if recipe else shown, out_dir, protect))
         except DepthReadError as exc:  # its message names the file
             result.errors.append(str(exc))
         except (ValueError, OSError) as exc:
-            result.errors.append(f"{shown.file.name}: {exc}")
+            message = str(exc)
+            result.errors.append(
+                message if message.startswith(f"{shown.file.name}:") else f"{shown.file.name}: {message}"
+            )
         except MemoryError:
             result.errors.append(f"{shown.file.name}: not enough memory to write this image")
     if progress is not None:
@@ -64,7 +103,16 @@ def write_all(
 
 
 def full_maps(shown: Shown) -> FullMaps:
-    """The full-resolution depth map and mask of a file with its options (for a send; the file is read again)."""
-    result = shown.file.render_full(shown.params)
-    assert result.mask is not None
-    return FullMaps(shown.stem, result.depth, result.mask, shown.params)
+    """The full-resolution depth map and mask of a file with its options and bands (for a send; the file is read
+    again)."""
+    full = shown.render_full()
+    assert full.map.mask is not None
+    return FullMaps(shown.stem, full.map.depth, full.map.mask, shown.params)
+
+
+def region_maps(shown: Shown, size: tuple[int, int] | None = None) -> RegionMap | None:
+    """The full-resolution region map of a file (at ``size``, nearest-neighbour, when given), or ``None`` when no
+    band in use has a region number."""
+    if size is not None:
+        shown = replace(shown, bands=replace(shown.bands, region_size=size))
+    return shown.render_full().regions

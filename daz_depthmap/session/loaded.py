@@ -15,11 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bands import Allocation, BandPlan, band_index, paint_bands, suggested_plan
 from ..exr import DepthImage, DepthReadError, read_depth
 from ..histogram import Histogram, Suggestion, depth_histogram, suggest_cutoff
 from ..mapping import DepthRanks, DepthStats, DepthWindow, depth_stats, depth_window, rank_depths, rank_index, to_8bit
 from ..params import DEFAULT_MAX_PIXELS, DepthParams
 from ..pipeline import DepthMap, map_depth, no_depth_message, render
+from ..regions import RegionMap, region_map
+from .banding import LOOKS, BandSettings, LevelMode, SettledBands, settle
 
 #: Long side of the preview copy in pixels (images up to this size are previewed whole).
 PREVIEW_SIDE = 768
@@ -76,6 +79,15 @@ class Preview:
     params: DepthParams
     clipped_far: float  # share of the valid preview pixels at or beyond the far cutoff
     clipped_near: float  # share of the valid preview pixels at or before the near cutoff
+    bands: SettledBands  # the plan the map was made with, and what the page shows about the user's plan
+    look: str = "depth"  # what ``image`` shows: "depth", "test" (bands in their colours) or "regions"
+    image: np.ndarray | None = None  # the picture for the page: ``depth``, or an RGB test-colour or region map
+    region_notes: tuple[str, ...] = ()  # what the region map changed (parts, specks, renumbering)
+
+    @property
+    def picture(self) -> np.ndarray:
+        """The picture the page shows for ``look``."""
+        return self.depth if self.image is None else self.image
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,15 @@ class PixelInfo:
     x: int  # full-resolution column
     y: int  # full-resolution row
     depth: float | None  # None: background (no valid depth)
+
+
+@dataclass(frozen=True)
+class FullRender:
+    """A file's full-resolution outputs: the depth map and mask, the plan they were made with, the region map."""
+
+    map: DepthMap
+    bands: SettledBands
+    regions: RegionMap | None
 
 
 class FileGoneError(DepthReadError):
@@ -195,17 +216,32 @@ class LoadedFile:
             return float(cutoff)
         return self.stats.nearest if params.invert else self.stats.farthest
 
-    def render_preview(self, params: DepthParams) -> Preview:
-        """Map the preview copy with ``params`` at the output's bit depth; the mask is always made.
+    def settle(self, params: DepthParams, bands: BandSettings) -> SettledBands:
+        """The plan a map of this file is made with: levels allocated over the preview's pixels (a sample of the
+        image, so that preview and outputs agree exactly)."""
+        return settle(bands, self.preview_depth, self.preview_valid, self.window(params))
+
+    def suggest_bands(self, params: DepthParams, mode: LevelMode) -> BandPlan:
+        """Bands in one click: split at the near-empty gaps of the preview's depths inside the window, every band
+        that holds pixels a region (near to far), levels by ``mode`` (by pixels for manual)."""
+        allocation = Allocation.PIXELS if mode is LevelMode.MANUAL else Allocation(mode.value)
+        return suggested_plan(self.preview_depth, self.preview_valid, self.stats, self.window(params), allocation)
+
+    def render_preview(self, params: DepthParams, bands: BandSettings | None = None, look: str = "depth") -> Preview:
+        """Map the preview copy with ``params`` and the bands at the output's bit depth; the mask is always made.
 
         ``depth`` holds 8-bit levels for the page: 8-bit outputs as they are, 16-bit outputs converted the way a
         send to ControlNet converts them. ``levels`` equals the full-resolution output at the preview pixels.
+        ``look`` "test" also paints the bands in their test colours, "regions" the region map, into ``image``.
         """
         params = params.with_(mask=True)
         window = self.window(params)
+        settled = self.settle(params, bands or BandSettings())
         ranks = self.preview_ranks() if params.compress_map else None
-        levels, mask = map_depth(self.preview_depth, self.preview_valid, window, params, ranks)
+        plan = settled.plan if settled.banded else None
+        levels, mask = map_depth(self.preview_depth, self.preview_valid, window, params, ranks, plan)
         assert mask is not None
+        image, notes = self._look(look, to_8bit(levels), settled, window)
         valid = self.preview_valid
         count = max(int(np.count_nonzero(valid)), 1)
         beyond = np.count_nonzero(valid & (mask == 0))
@@ -221,11 +257,49 @@ class LoadedFile:
             params,
             float(beyond) / count,
             float(np.count_nonzero(before & valid)) / count if near_given else 0.0,
+            settled,
+            look,
+            image,
+            notes,
         )
 
-    def render_full(self, params: DepthParams) -> DepthMap:
-        """The full-resolution depth map and mask with ``params`` (the file is read again)."""
-        return render(self.read_full(), params.with_(mask=True), self.stats)
+    def _look(
+        self, look: str, depth: np.ndarray, settled: SettledBands, window: DepthWindow
+    ) -> tuple[np.ndarray | None, tuple[str, ...]]:
+        """The test-colour or region picture of the preview (``None`` for the depth look) and the region notes."""
+        if look not in LOOKS:
+            raise ValueError(f"the preview shows one of {', '.join(LOOKS)}, not {look!r}")
+        if look == "depth":
+            return None, ()
+        plan = settled.plan or BandPlan()
+        index = band_index(self.preview_depth, self.preview_valid, plan, window)
+        if look == "test":
+            return paint_bands(depth, index, plan), ()
+        if not settled.regions:
+            return np.zeros((*depth.shape, 3), np.uint8), ()
+        options = settled.settings
+        scale = index.size / (self.width * self.height)  # a part's area in preview pixels
+        min_area = max(1, round(options.min_area * scale)) if options.min_area else 0
+        regions = region_map(index, plan, None, options.split_parts, min_area)
+        return regions.image, regions.notes
+
+    def render_full(self, params: DepthParams, bands: BandSettings | None = None) -> FullRender:
+        """The full-resolution depth map and mask with ``params`` and the bands as the preview settles them, and
+        the region map when a band in use has a region number (the file is read again)."""
+        settled = self.settle(params, bands or BandSettings())
+        if settled.problem is not None and settled.settings.banded:
+            raise ValueError(f"the bands cannot be used: {settled.problem}")
+        image = self.read_full()
+        plan = settled.plan if settled.banded else None
+        result = render(image, params.with_(mask=True), self.stats, plan=plan)
+        regions = None
+        if settled.regions:
+            assert settled.plan is not None
+            options = settled.settings
+            index = band_index(image.depth, image.valid, settled.plan, result.window)
+            del image
+            regions = region_map(index, settled.plan, options.region_size, options.split_parts, options.min_area)
+        return FullRender(result, settled, regions)
 
     def pixel(self, x: int, y: int) -> PixelInfo:
         """The depth under preview pixel ``(x, y)`` (clamped into the preview): a full-resolution pixel."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .banding import SettledBands, band_colour
 from .loaded import Preview, round_to_step
 from .workspace import Shown
 
@@ -34,14 +35,50 @@ def file_info(shown: Shown) -> str:
     return "\n".join(lines)
 
 
-def file_view(shown: Shown) -> dict[str, Any]:
-    """The histogram and slider data of the file shown (JSON-ready); ``key`` and ``view`` name the view, and every
-    live request the page makes carries them back."""
+def band_view(settled: SettledBands) -> dict[str, Any]:
+    """The user's bands as the page's band panel and histogram draw them: the plan (levels in use written in),
+    how levels are given, per band its sampled pixel share, colour and whether it lies inside the cutoffs, and
+    the problem that keeps the bands from being used."""
+    settings = settled.settings
+    plan = settings.plan
+    total = max(sum(settled.counts), 1)
+    return {
+        "splits": list(plan.splits),
+        "bands": [
+            {
+                "levels": band.levels,
+                "label": band.label,
+                "colour": band.colour,
+                "shown_colour": band_colour(plan, i),
+                "region": band.region,
+                "locked": band.locked,
+                "share": settled.counts[i] / total,
+                "active": settled.active[i],
+            }
+            for i, band in enumerate(plan.bands)
+        ],
+        "mode": settings.mode.value,
+        "split_parts": settings.split_parts,
+        "min_area": settings.min_area,
+        "region_size": list(settings.region_size) if settings.region_size else None,
+        "total": sum(band.levels for band, active in zip(plan.bands, settled.active, strict=True) if active),
+        "problem": settled.problem,
+        "notes": settled.notes(),
+        "regions": settled.regions,
+    }
+
+
+def file_view(shown: Shown, settled: SettledBands | None = None) -> dict[str, Any]:
+    """The histogram, slider and band data of the file shown (JSON-ready); ``key`` and ``view`` name the view,
+    and every live request the page makes carries them back. ``settled``: the shown file's bands as its preview
+    settled them (settled here when not given)."""
     entry, params = shown.file, shown.params
     stats, hist = entry.stats, entry.histogram
     suggestion = entry.suggestion(params.invert)
-    lo = math.floor(stats.nearest / entry.step) * entry.step
-    hi = math.ceil(stats.farthest / entry.step) * entry.step
+    settled = settled or entry.settle(params, shown.bands)
+    far = entry.far_value(params)
+    lo = math.floor(min(stats.nearest, far, params.near_cutoff or far) / entry.step) * entry.step
+    hi = math.ceil(max(stats.farthest, far, params.near_cutoff or far) / entry.step) * entry.step
     return {
         "key": entry.key,
         "view": shown.view,
@@ -52,7 +89,7 @@ def file_view(shown: Shown) -> dict[str, Any]:
         "invalid": stats.invalid_count,
         "nearest": stats.nearest,
         "farthest": stats.farthest,
-        "far": entry.far_value(params),
+        "far": far,
         "near": params.near_cutoff,
         "invert": params.invert,
         "suggestion": None if suggestion.cutoff is None else round_to_step(suggestion.cutoff, entry.step / 10),
@@ -60,6 +97,8 @@ def file_view(shown: Shown) -> dict[str, Any]:
         "step": entry.step,
         "slider_min": round_to_step(lo, entry.step),
         "slider_max": round_to_step(hi, entry.step),
+        "bands": band_view(settled),
+        "look": shown.look,
     }
 
 
@@ -78,4 +117,7 @@ def live_reply(shown: Shown, preview: Preview) -> dict[str, Any]:
         "near": window.near,
         "clipped_far": preview.clipped_far,
         "clipped_near": preview.clipped_near,
+        "bands": band_view(preview.bands),
+        "look": preview.look,
+        "region_notes": list(preview.region_notes),
     }

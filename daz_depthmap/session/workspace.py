@@ -26,7 +26,9 @@ from ..exr import DepthImage, DepthReadError, NoDepthChannelError, read_depth
 from ..mapping import DepthStats, depth_window
 from ..naming import StemClaims, safe_stem
 from ..params import DEFAULT_MAX_PIXELS, DepthParams
-from .loaded import PREVIEW_SIDE, LoadedFile, PixelInfo, round_to_step
+from ..recipe import Recipe
+from .banding import LOOKS, BandSettings, LevelMode
+from .loaded import PREVIEW_SIDE, FullRender, LoadedFile, PixelInfo, Preview, round_to_step
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +45,23 @@ class StaleViewError(ValueError):
 
 @dataclass(frozen=True)
 class Shown:
-    """A consistent snapshot of the file shown: the file, its options, its output stem and the view number."""
+    """A consistent snapshot of the file shown: the file, its options, its output stem, the view number, its
+    bands and what the preview shows."""
 
     file: LoadedFile
     params: DepthParams
     stem: str
     view: int
+    bands: BandSettings = field(default_factory=BandSettings)
+    look: str = "depth"
+
+    def render_preview(self) -> Preview:
+        """The preview of this snapshot."""
+        return self.file.render_preview(self.params, self.bands, self.look)
+
+    def render_full(self) -> FullRender:
+        """The full-resolution outputs of this snapshot (the file is read again)."""
+        return self.file.render_full(self.params, self.bands)
 
 
 @dataclass(frozen=True)
@@ -60,8 +73,11 @@ class LoadResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def settle_cutoffs(stats: DepthStats, params: DepthParams) -> DepthParams:
+def settle_cutoffs(stats: DepthStats, params: DepthParams, kept: DepthParams | None = None) -> DepthParams:
     """The cutoffs of ``params`` as stored: at or beyond the ends of the valid range they mean "no cutoff".
+
+    A cutoff equal to ``kept``'s is stored as it is: a recipe's cutoffs beyond the valid range stay exact (every
+    frame gets the same window) until the user moves them.
 
     Raises
     ------
@@ -71,9 +87,9 @@ def settle_cutoffs(stats: DepthStats, params: DepthParams) -> DepthParams:
     far, near = params.depth_cutoff, params.near_cutoff
     nearest, farthest = (stats.farthest, stats.nearest) if params.invert else (stats.nearest, stats.farthest)
     beyond = (lambda a, b: a >= b) if not params.invert else (lambda a, b: a <= b)
-    if isinstance(far, (int, float)) and beyond(far, farthest):
+    if isinstance(far, (int, float)) and beyond(far, farthest) and (kept is None or far != kept.depth_cutoff):
         far = None
-    if near is not None and beyond(nearest, near):
+    if near is not None and beyond(nearest, near) and (kept is None or near != kept.near_cutoff):
         near = None
     settled = params.with_(depth_cutoff=far, near_cutoff=near)
     depth_window(stats, settled.depth_cutoff, settled.near_cutoff, settled.invert)  # type: ignore[arg-type]
@@ -108,6 +124,8 @@ class Workspace:
         self.preview_side = preview_side
         self._files: list[LoadedFile] = []
         self._params: dict[str, DepthParams] = {}
+        self._bands: dict[str, BandSettings] = {}
+        self._look = "depth"
         self._stems = StemClaims()
         self._current: str | None = None
         self._view = 0
@@ -134,6 +152,11 @@ class Workspace:
     @property
     def view(self) -> int:
         return self._view
+
+    @property
+    def look(self) -> str:
+        """What the previews show: "depth", "test" (the bands' test colours) or "regions"."""
+        return self._look
 
     @property
     def nbytes(self) -> int:
@@ -180,7 +203,12 @@ class Workspace:
             if self._current is None:
                 return None
             entry = self.get(self._current)
-            return Shown(entry, self._params[entry.key], self.stem(entry.key), self._view)
+            return self._snapshot(entry)
+
+    def _snapshot(self, entry: LoadedFile) -> Shown:
+        return Shown(
+            entry, self._params[entry.key], self.stem(entry.key), self._view, self._bands[entry.key], self._look
+        )
 
     def require_shown(self) -> Shown:
         """:meth:`shown`, or ``ValueError`` with a message for the user when nothing is loaded."""
@@ -192,7 +220,7 @@ class Workspace:
     def everything(self) -> list[Shown]:
         """A snapshot of every file with its options and stem (for Process all)."""
         with self._lock:
-            return [Shown(f, self._params[f.key], self.stem(f.key), self._view) for f in self._files]
+            return [self._snapshot(f) for f in self._files]
 
     def protected(self) -> list[Path]:
         """The files outputs must never overwrite: every loaded input."""
@@ -288,6 +316,7 @@ class Workspace:
             with self._lock:
                 self._files.append(entry)
                 self._params[entry.key] = self._initial_params(entry, self.defaults.channel)
+                self._bands[entry.key] = BandSettings()
                 self._stems.claim(safe_stem(entry.name), entry.key)  # in load order: the first keeps its name
                 if not result.loaded:
                     self._current = entry.key
@@ -314,6 +343,7 @@ class Workspace:
             index = self._files.index(entry)
             del self._files[index]
             del self._params[key]
+            del self._bands[key]
             self._stems.release(key)
             if self._current == key:
                 self._current = self._files[min(index, len(self._files) - 1)].key if self._files else None
@@ -359,19 +389,35 @@ class Workspace:
         """
         with self._lock:
             shown = self.require_shown()
-            self._params[shown.file.key] = settle_cutoffs(shown.file.stats, shown.params.with_(**changes))
+            changed = shown.params.with_(**changes)
+            self._params[shown.file.key] = settle_cutoffs(shown.file.stats, changed, shown.params)
             return self.require_shown()
 
     def set_invert(self, invert: bool) -> Shown:
         """Read the shown file's values the other way round: the cutoffs start afresh, in a new view."""
         with self._lock:
             shown = self.require_shown()
-            self._params[shown.file.key] = shown.params.with_(invert=bool(invert), depth_cutoff=None, near_cutoff=None)
+            if bool(invert) != shown.params.invert:  # the splits meant the other direction: the bands start afresh
+                params = shown.params.with_(invert=bool(invert), depth_cutoff=None, near_cutoff=None)
+                self._params[shown.file.key] = params
+                self._bands[shown.file.key] = BandSettings(
+                    mode=shown.bands.mode,
+                    split_parts=shown.bands.split_parts,
+                    min_area=shown.bands.min_area,
+                    region_size=shown.bands.region_size,
+                )
             self._view += 1
             return self.require_shown()
 
-    def set_cutoffs(self, far: float | None, near: float | None, key: str | None, view: int | None) -> Shown:
-        """Cutoffs from the page's live path, for the file view it showed when it sent them.
+    def set_cutoffs(
+        self,
+        far: float | None,
+        near: float | None,
+        key: str | None,
+        view: int | None,
+        bands: BandSettings | None = None,
+    ) -> Shown:
+        """Cutoffs (and bands) from the page's live path, for the file view it showed when it sent them.
 
         Raises
         ------
@@ -384,7 +430,57 @@ class Workspace:
             shown = self.require_shown()
             if key is not None and key != shown.file.key or view is not None and view != shown.view:
                 raise StaleViewError(f"cutoffs for {key!r} (view {view}) arrived after the page showed another view")
-            return self.update(depth_cutoff=far, near_cutoff=near)
+            step = shown.file.step / 10  # a cutoff sent back as the page shows it keeps its exact value
+            now_far, now_near = shown.params.depth_cutoff, shown.params.near_cutoff
+            if isinstance(now_far, (int, float)) and far is not None and far == round_to_step(now_far, step):
+                far = now_far
+            if now_near is not None and near is not None and near == round_to_step(now_near, step):
+                near = now_near
+            shown = self.update(depth_cutoff=far, near_cutoff=near)
+            if bands is not None:
+                self._bands[shown.file.key] = bands
+            return self.require_shown()
+
+    def set_bands(self, bands: BandSettings) -> Shown:
+        """The shown file's bands (its plan, how levels are given, region options)."""
+        with self._lock:
+            shown = self.require_shown()
+            self._bands[shown.file.key] = bands
+            return self.require_shown()
+
+    def set_look(self, look: str) -> Shown | None:
+        """What the previews show, for every file: the depth map, the bands' test colours or the region map."""
+        if look not in LOOKS:
+            raise ValueError(f"the preview shows one of {', '.join(LOOKS)}, not {look!r}")
+        with self._lock:
+            self._look = look
+            return self.shown()
+
+    def apply_recipe(self, recipe: Recipe) -> Shown:
+        """Map the shown file with a recipe: its cutoffs, options and bands, the levels as saved (manual). The
+        channel stays the one in use; the seed too when the recipe has none. A new view.
+
+        Raises
+        ------
+        ValueError
+            When the recipe's cutoffs contradict each other for this file (nothing changes).
+        """
+        with self._lock:
+            shown = self.require_shown()
+            params = recipe.params.with_(
+                channel=shown.params.channel,
+                seed=shown.params.seed if recipe.params.seed is None else recipe.params.seed,
+            )
+            self._params[shown.file.key] = settle_cutoffs(shown.file.stats, params, params)  # exact, as saved
+            self._bands[shown.file.key] = BandSettings(
+                recipe.plan,
+                LevelMode.MANUAL,
+                shown.bands.split_parts,
+                shown.bands.min_area,
+                shown.bands.region_size,
+            )
+            self._view += 1
+            return self.require_shown()
 
     def pick(self, x: int, y: int) -> PixelInfo:
         """What lies under preview pixel ``(x, y)`` of the shown file."""

@@ -87,6 +87,8 @@ def view_outputs(ui: TabLayout) -> list[Any]:
         ui.preview_mask,
         ui.depth_file,
         ui.mask_file,
+        ui.regions_file,
+        ui.look,
         ui.log,
         ui.status,
     ]
@@ -95,7 +97,8 @@ def view_outputs(ui: TabLayout) -> list[Any]:
 def _wire(h: TabHandlers, p: str) -> None:
     ui = h.ui
     view = view_outputs(ui)
-    previews = [ui.session, ui.preview_depth, ui.preview_mask, ui.depth_file, ui.mask_file, ui.seed, ui.status]
+    files = [ui.depth_file, ui.mask_file, ui.regions_file]
+    previews = [ui.session, ui.preview_depth, ui.preview_mask, *files, ui.seed, ui.status]
     ui.upload.upload(h.guard(h.on_upload), [ui.session, ui.upload], [*view, ui.upload])
     ui.files.input(h.guard(h.on_select), [ui.session, ui.files], view)
     ui.remove.click(h.guard(h.on_remove), [ui.session], view)
@@ -107,7 +110,9 @@ def _wire(h: TabHandlers, p: str) -> None:
         component.input(h.guard(h.on_options), options, previews, **quiet)
     compat.on_commit(ui.seed, h.guard(h.on_options), options, previews, **quiet)
     ui.options["invert"].input(h.guard(h.on_invert), [ui.session, ui.options["invert"]], view)
-    live_outputs = [ui.session, ui.preview_depth, ui.preview_mask, ui.depth_file, ui.mask_file, ui.live_done]
+    live_outputs = [ui.session, ui.preview_depth, ui.preview_mask, *files, ui.live_done]
+    look_outputs = [ui.session, ui.preview_depth, ui.preview_mask, *files, ui.status]
+    ui.look.input(h.guard(h.on_look), [ui.session, ui.look], look_outputs, **quiet)
     ui.live_request.input(h.on_live, [ui.session, ui.live_request], live_outputs, queue=False)
     ui.live_done.change(None, [ui.live_done], None, **compat.js(f"(v) => dazDepthmap.live.done('{p}', v)"))
     ui.histogram_data.change(None, [ui.histogram_data], None, **compat.js(f"(v) => dazDepthmap.fileView('{p}', v)"))
@@ -117,14 +122,16 @@ def _wire(h: TabHandlers, p: str) -> None:
     ui.preview_mask.select(pick, [ui.session], pick_outputs)
     ui.pick_far.click(None, [ui.picked], None, **compat.js(f"(v) => dazDepthmap.setCutoff('{p}', 'far', v)"))
     ui.pick_near.click(None, [ui.picked], None, **compat.js(f"(v) => dazDepthmap.setCutoff('{p}', 'near', v)"))
-    ui.save.click(h.guard(h.on_save), [ui.session], [ui.session, ui.depth_file, ui.mask_file, ui.log, ui.status])
-    ui.process_all.click(_process_all(h), [ui.session], [ui.session, ui.log, ui.status])
+    ui.save.click(h.guard(h.on_save), [ui.session], [ui.session, *files, ui.log, ui.status])
+    ui.process_all.click(_process_all(h), [ui.session, ui.process_how], [ui.session, ui.log, ui.status])
+    ui.export_recipe.click(h.guard(h.on_export_recipe), [ui.session], [ui.session, ui.recipe_file, ui.log, ui.status])
+    ui.import_recipe.upload(h.guard(h.on_import_recipe), [ui.session, ui.import_recipe], view)
 
 
 def _process_all(h: TabHandlers) -> Callable[..., Any]:
     """``on_process_all`` with a ``gr.Progress`` default argument (gradio finds progress bars that way)."""
 
-    def process_all(token: Any, progress: Any = gr.Progress()) -> Any:  # noqa: B008
-        return h.on_process_all(token, progress)
+    def process_all(token: Any, how: str, progress: Any = gr.Progress()) -> Any:  # noqa: B008
+        return h.on_process_all(token, how, progress)
 
     return h.guard(process_all)

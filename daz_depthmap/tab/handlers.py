@@ -4,12 +4,14 @@ problem) into component values. No numbers are computed here; no exception reach
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +19,25 @@ import gradio as gr
 
 from ..context import TabContext
 from ..exr import DepthReadError
+from ..naming import DEPTH_SUFFIX, MASK_SUFFIX, RECIPE_SUFFIX, REGIONS_SUFFIX, output_path
+from ..output import write_atomic
 from ..pipeline import window_warnings
-from ..session.batch import write_all, write_shown
+from ..recipe import RecipeError, recipe_from_json, recipe_to_json
+from ..session.banding import BandSettings, settings_from_page
+from ..session.batch import recipe_of, with_recipe, write_all, write_shown
 from ..session.loaded import Preview, round_to_step
 from ..session.store import Session, SessionStore
 from ..session.view import empty_view, file_info, file_view, format_depth, live_reply
 from ..session.workspace import Shown, StaleViewError
 from . import compat
-from .layout import PICK_HINT, TabLayout
+from .layout import LOOK_LABELS, PICK_HINT, PREVIEW_LABELS, PROCESS_CHOICES, TabLayout
 
 log = logging.getLogger(__name__)
 
 Updates = dict[Any, Any]
+
+#: An uploaded recipe larger than this is refused unread (a real one is a few KiB).
+MAX_RECIPE_BYTES = 1 << 20
 
 
 def markdown_text(text: str) -> str:
@@ -88,19 +97,23 @@ class TabHandlers:
             out[self.ui.status] = problems([opened.notice])
         return opened.session, out
 
-    def previews(self, shown: Shown | None) -> tuple[Updates, Preview | None]:
-        """Preview images (the mask only when the mask option is on); stale downloads cleared."""
+    def previews(self, shown: Shown | None, labelled: bool = False) -> tuple[Updates, Preview | None]:
+        """Preview images (the mask only when the mask option is on); stale downloads cleared. ``labelled``: the
+        preview's label says what it shows (after the look changed; it is the session's, kept across files)."""
         ui = self.ui
         out: Updates = {  # the downloads of an earlier Save no longer match
             ui.depth_file: compat.update(value=None),
             ui.mask_file: compat.update(value=None, visible=False),
+            ui.regions_file: compat.update(value=None, visible=False),
         }
         if shown is None:
             out.update({ui.preview_depth: None, ui.preview_mask: compat.update(value=None, visible=False)})
             return out, None
-        preview = shown.file.render_preview(shown.params)
+        preview = shown.render_preview()
         shown_mask = shown.params.mask  # a hidden mask preview is not sent (its PNG costs as much as the depth's)
-        out[ui.preview_depth] = preview.depth
+        out[ui.preview_depth] = preview.picture
+        if labelled:
+            out[ui.preview_depth] = compat.update(value=preview.picture, label=PREVIEW_LABELS[preview.look])
         out[ui.preview_mask] = (
             compat.update(value=preview.mask, visible=True) if shown_mask else compat.update(visible=False)
         )
@@ -141,6 +154,7 @@ class TabHandlers:
             out.update(
                 {
                     ui.info: "",
+                    ui.look: LOOK_LABELS[ws.look],
                     ui.channel: compat.update(choices=[], value=None, interactive=False),
                     ui.cutoff: compat.update(interactive=False),
                     ui.near: compat.update(value=None, interactive=False),
@@ -149,7 +163,9 @@ class TabHandlers:
                 }
             )
             return {**out, **self.previews(None)[0]}
-        entry, params, payload = shown.file, shown.params, file_view(shown)
+        previews, preview = self.previews(shown)
+        assert preview is not None
+        entry, params, payload = shown.file, shown.params, file_view(shown, preview.bands)
         channels = list(entry.channels)
         out.update({ui.options[name]: getattr(params, name) for name in ui.options})
         out.update(
@@ -167,9 +183,10 @@ class TabHandlers:
                 ),
                 ui.near: compat.update(value=params.near_cutoff, interactive=True),
                 ui.histogram_data: json.dumps(self.page_view(session, payload)),
+                ui.look: LOOK_LABELS[shown.look],
             }
         )
-        return {**out, **self.previews(shown)[0]}
+        return {**out, **previews}
 
     # ----------------------------------------------------------------------------------------------------------
     # Files
@@ -266,11 +283,13 @@ class TabHandlers:
             ws = session.workspace
             far, near = data.get("far"), data.get("near")
             try:
+                bands = self.requested_bands(ws, data)
                 shown = ws.set_cutoffs(
                     None if far is None else float(far),
                     None if near is None else float(near),
                     data.get("key"),
                     data.get("view"),
+                    bands,
                 )
             except StaleViewError:
                 reply["stale"] = True
@@ -282,12 +301,16 @@ class TabHandlers:
                     reply.update(key=current.file.key, view=current.view, far=current.file.far_value(current.params))
                     reply["near"] = current.params.near_cutoff
                 shown = None
+            if shown is not None and data.get("suggest"):  # bands split at the histogram's gaps in the new window
+                suggested = shown.file.suggest_bands(shown.params, shown.bands.mode)
+                shown = ws.set_bands(replace(shown.bands, plan=suggested))
             if shown is not None:
                 previews, preview = self.previews(shown)
                 out.update(previews)
                 assert preview is not None
                 reply.update(live_reply(shown, preview))
                 reply["warning"] = " ".join(window_warnings(preview.window)) or None
+                reply["suggested"] = bool(data.get("suggest"))
         except (ValueError, OSError, DepthReadError) as exc:
             reply["error"] = str(exc)
         except Exception as exc:  # never a traceback in the tab
@@ -295,6 +318,25 @@ class TabHandlers:
             reply["error"] = f"unexpected error ({type(exc).__name__}: {exc})"
         reply["ms"] = round((time.perf_counter() - started) * 1000, 2)
         return {**out, self.ui.live_done: json.dumps(reply)}
+
+    @staticmethod
+    def requested_bands(ws: Any, data: dict[str, Any]) -> BandSettings | None:
+        """The bands a live request carries (``None``: unchanged).
+
+        Raises ``StaleViewError`` for a request made in another view, ``ValueError`` for bands that make no plan."""
+        if "bands" not in data:
+            return None
+        shown = ws.require_shown()
+        if data.get("key") != shown.file.key or data.get("view") != shown.view:
+            raise StaleViewError("bands for another view")
+        return settings_from_page(data["bands"], shown.params.invert)
+
+    def on_look(self, token: Any, label: str) -> Updates:
+        """What the previews show: the depth map, the bands' test colours or the region map."""
+        session, out = self.open(token)
+        look = next((look for look, text in LOOK_LABELS.items() if text == label), "depth")
+        shown = session.workspace.set_look(look)
+        return {**out, **self.previews(shown, labelled=True)[0]}
 
     def on_pick(self, token: Any, evt: gr.SelectData) -> Updates:
         session, out = self.open(token)
@@ -323,8 +365,9 @@ class TabHandlers:
         session, out = self.open(token)
         ws = session.workspace
         written = write_shown(ws.require_shown(), self.ctx.output_dir, ws.protected())
-        depth = next(p for p in written if p.name.endswith(".depth.png"))
-        mask = next((p for p in written if p.name.endswith(".mask.png")), None)
+        depth = next(p for p in written if p.name.endswith(DEPTH_SUFFIX))
+        mask = next((p for p in written if p.name.endswith(MASK_SUFFIX)), None)
+        regions = next((p for p in written if p.name.endswith(REGIONS_SUFFIX)), None)
         ui = self.ui
         shown = ws.require_shown()
         warnings = window_warnings(shown.file.window(shown.params))
@@ -337,23 +380,29 @@ class TabHandlers:
             **out,
             ui.depth_file: compat.update(value=str(depth), visible=True),
             ui.mask_file: compat.update(value=str(mask) if mask else None, visible=mask is not None),
+            ui.regions_file: compat.update(value=str(regions) if regions else None, visible=regions is not None),
             **told,
         }
 
-    def on_process_all(self, token: Any, progress: Any = None) -> Updates:
+    def on_process_all(self, token: Any, how: str = PROCESS_CHOICES[0], progress: Any = None) -> Updates:
+        """Write every loaded file, each with its own settings or all with the recipe of the file shown."""
         session, out = self.open(token)
         ws = session.workspace
         items = ws.everything()
         if not items:
             raise ValueError("no file loaded: drop one or more depth .exr files above first")
+        recipe = recipe_of(ws.require_shown()) if how == PROCESS_CHOICES[1] else None
 
         def report(done: int, total: int, name: str) -> None:
             if progress is not None:
                 progress(done / max(total, 1), desc=f"{name} ({done + 1}/{total})" if name else "done")
 
-        result = write_all(items, self.ctx.output_dir, ws.protected(), report)
+        result = write_all(items, self.ctx.output_dir, ws.protected(), report, recipe)
         done = len(items) - len(result.errors)
         message = f"Wrote {len(result.written)} PNG files for {done} of {len(items)} files to {self.ctx.output_dir}"
+        if recipe is not None:
+            message += f", all with the recipe of {ws.require_shown().file.name}"
+            items = [with_recipe(s, recipe) for s in items]
         warnings = [f"{s.file.name}: {w}" for s in items for w in window_warnings(s.file.window(s.params))]
         told = self.tell(session, [], message)
         issues = [*result.errors, *warnings]
@@ -361,3 +410,38 @@ class TabHandlers:
             warned = self.tell(session, issues)
             told = {**warned, self.ui.status: told[self.ui.status] + "  \n" + warned[self.ui.status]}
         return {**out, **told}
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Recipes
+
+    def on_export_recipe(self, token: Any) -> Updates:
+        """Write the shown file's recipe (cutoffs, options, bands as mapped) next to its PNGs, to download."""
+        session, out = self.open(token)
+        shown = session.workspace.require_shown()
+        text = recipe_to_json(recipe_of(shown))
+        path = output_path(shown.file.name, RECIPE_SUFFIX, self.ctx.output_dir, shown.stem)
+        written = write_atomic(path, text.encode("utf-8"), session.workspace.protected())
+        told = self.tell(session, [], f"Wrote the recipe {written.name} to {self.ctx.output_dir}")
+        return {**out, self.ui.recipe_file: compat.update(value=str(written), visible=True), **told}
+
+    def on_import_recipe(self, token: Any, upload: Any) -> Updates:
+        """Map the shown file with an uploaded recipe: its cutoffs, options and bands (levels as saved)."""
+        session, out = self.open(token)
+        files = compat.uploads(upload)
+        if not files:
+            return out
+        name = files[0].name
+        try:
+            if files[0].path.stat().st_size > MAX_RECIPE_BYTES:
+                raise ValueError(f"larger than {MAX_RECIPE_BYTES // 1024} KiB: not a recipe")
+            recipe = recipe_from_json(files[0].path.read_text(encoding="utf-8"))
+        except (RecipeError, ValueError, OSError) as exc:
+            problem = "not UTF-8 text: not a recipe" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            return {**out, **self.tell(session, [f"{name}: {problem}"])}
+        finally:
+            for item in files:
+                for path in (item.path, *item.copies):
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+        session.workspace.apply_recipe(recipe)
+        return {**out, **self.view(session), **self.tell(session, [], f"Mapped with the recipe {name}.")}

@@ -27,6 +27,52 @@ SEED_LABEL = "Noise seed (drawn for this file so preview and PNG match; type ano
 CHECKBOX_ROWS = (("compress_map", "mask"), ("invert", "noise"))
 #: Height of the preview images on the page, in CSS pixels.
 PREVIEW_HEIGHT = 520
+#: What the preview shows, by look (:data:`daz_depthmap.session.banding.LOOKS`).
+LOOK_LABELS = {"depth": "Depth map", "test": "Test colours", "regions": "Region map"}
+#: The preview's label for each look.
+PREVIEW_LABELS = {
+    "depth": "Depth map preview",
+    "test": "Test colours: each band in its colour, shaded by depth",
+    "regions": "Region map preview: what Regional Prompter gets",
+}
+#: How Process all maps the files.
+PROCESS_CHOICES = ("each file with its own settings", "every file with this file's recipe")
+
+BANDS_HTML = """
+<div class="dazdm-bands">
+  <div class="dazdm-bands-bar">
+    <span class="dazdm-bands-title">Depth bands</span>
+    <button type="button" class="dazdm-bands-suggest" disabled
+      title="Split at the histogram's near-empty gaps: one band, and one region, per subject">Suggest bands</button>
+    <button type="button" class="dazdm-bands-add" aria-pressed="false" disabled
+      title="The next click on the histogram adds a split there (Ctrl+click always does)">Add split</button>
+    <label class="dazdm-bands-mode-label">Levels
+      <select class="dazdm-bands-mode" disabled>
+        <option value="pixels">by pixel share</option>
+        <option value="depth">by depth span</option>
+        <option value="equal">equally</option>
+        <option value="manual">as typed</option>
+      </select>
+    </label>
+    <span class="dazdm-bands-total"></span>
+    <button type="button" class="dazdm-bands-number" disabled
+      title="Every band that holds pixels a region, 0, 1, 2... from near to far">Number regions</button>
+  </div>
+  <div class="dazdm-bands-hint">One band: the plain map. Ctrl+click the histogram (or Add split, then click) to
+    split the depth range; drag a split line to move it. Each band gets its own share of the grey levels.</div>
+  <table class="dazdm-bands-table" hidden>
+    <thead><tr><th>Colour</th><th>Band</th><th>Depths</th><th>Pixels</th><th>Levels</th><th>Lock</th><th>Label</th>
+      <th>Region</th><th></th></tr></thead>
+    <tbody></tbody>
+  </table>
+  <div class="dazdm-bands-problem" role="alert"></div>
+  <div class="dazdm-bands-regions" hidden>
+    <label><input type="checkbox" class="dazdm-bands-parts"> each connected part its own region</label>
+    <label>ignore parts under <input type="number" class="dazdm-bands-min-area" min="0" step="1"> px</label>
+    <label>region map size <input type="text" class="dazdm-bands-size" placeholder="as the depth map" size="11"></label>
+  </div>
+</div>
+"""
 
 HISTOGRAM_HTML = """
 <div class="dazdm-histo">
@@ -64,10 +110,17 @@ class TabLayout:
     remove: gr.Button
     depth_file: gr.File
     mask_file: gr.File
+    regions_file: gr.File
+    process_how: gr.Radio  # each file with its own settings, or all with the shown file's recipe
+    export_recipe: gr.Button
+    import_recipe: gr.UploadButton
+    recipe_file: gr.File
     log: gr.Markdown  # every message of this session, to read again (in a closed accordion)
     histogram: gr.HTML
     cutoff: gr.Slider
     near: gr.Number
+    bands: gr.HTML  # the band panel: the page script draws its rows and sends edits through the live path
+    look: gr.Radio  # the preview shows the depth map, the bands' test colours or the region map
     preview_depth: gr.Image
     preview_mask: gr.Image
     pick: gr.Markdown
@@ -154,6 +207,26 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                         label="Depth PNG (download after Save)", interactive=False, height=80, elem_id=f"{p}_depth_file"
                     )
                     mask_file = gr.File(label="Mask PNG", visible=False, interactive=False, elem_id=f"{p}_mask_file")
+                    regions_file = gr.File(
+                        label="Region map PNG", visible=False, interactive=False, elem_id=f"{p}_regions_file"
+                    )
+                process_how = gr.Radio(
+                    list(PROCESS_CHOICES),
+                    value=PROCESS_CHOICES[0],
+                    label="Process all maps",
+                    elem_id=f"{p}_process_how",
+                )
+                with gr.Row(elem_classes=["dazdm-recipe"]):
+                    export_recipe = gr.Button("Export recipe", size="sm", elem_id=f"{p}_export_recipe")
+                    import_recipe = gr.UploadButton(
+                        "Import recipe", file_types=[".json"], size="sm", elem_id=f"{p}_import_recipe"
+                    )
+                recipe_file = gr.File(
+                    label="Recipe (cutoffs, options, bands: map other frames the same way)",
+                    visible=False,
+                    interactive=False,
+                    elem_id=f"{p}_recipe_file",
+                )
                 with gr.Accordion("Messages", open=False, elem_id=f"{p}_log_box"):
                     log = gr.Markdown("No messages yet.", elem_id=f"{p}_log", elem_classes=["dazdm-log-text"])
                 if host_controls is not None:
@@ -181,9 +254,17 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                         elem_id=f"{p}_near",
                         elem_classes=["dazdm-near"],
                     )
+                bands = gr.HTML(BANDS_HTML, elem_id=f"{p}_bands")
+                look = gr.Radio(
+                    list(LOOK_LABELS.values()),
+                    value=LOOK_LABELS["depth"],
+                    label="Preview shows",
+                    elem_id=f"{p}_look",
+                    elem_classes=["dazdm-look"],
+                )
                 with gr.Row(elem_classes=["dazdm-previews"]):
                     preview_depth = gr.Image(
-                        label="Depth map preview",
+                        label=PREVIEW_LABELS["depth"],
                         interactive=False,
                         height=PREVIEW_HEIGHT,
                         show_download_button=False,
@@ -224,10 +305,17 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
         remove=remove,
         depth_file=depth_file,
         mask_file=mask_file,
+        regions_file=regions_file,
+        process_how=process_how,
+        export_recipe=export_recipe,
+        import_recipe=import_recipe,
+        recipe_file=recipe_file,
         log=log,
         histogram=histogram,
         cutoff=cutoff,
         near=near,
+        bands=bands,
+        look=look,
         preview_depth=preview_depth,
         preview_mask=preview_mask,
         pick=pick,

@@ -16,10 +16,10 @@ SLOW_SECONDS = 5.0
 _render = LoadedFile.render_preview
 
 
-def _slow_render(self: LoadedFile, params: DepthParams) -> Preview:
+def _slow_render(self: LoadedFile, params: DepthParams, *args: object) -> Preview:
     if params.depth_cutoff == SLOW_CUTOFF:
         time.sleep(SLOW_SECONDS)
-    return _render(self, params)
+    return _render(self, params, *args)
 
 
 if __name__ == "__main__":

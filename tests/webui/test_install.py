@@ -47,7 +47,7 @@ def _run_install(monkeypatch: pytest.MonkeyPatch, launch: Launch, openexr_versio
 def test_nothing_happens_and_nothing_is_printed_when_all_is_there(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    launch = Launch({"OpenEXR"})
+    launch = Launch({"OpenEXR", "cv2"})
     _run_install(monkeypatch, launch)  # this venv's OpenEXR is 3.4
     assert launch.pip == []
     assert capsys.readouterr() == ("", "")
@@ -59,20 +59,23 @@ NUMPY = importlib.metadata.version("numpy")
 def test_only_the_missing_packages_are_installed_with_the_webuis_numpy_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     launch = Launch(set())
     _run_install(monkeypatch, launch)
-    assert [command for command, _ in launch.pip] == [f'install "OpenEXR>=3.3,<4" "numpy=={NUMPY}"']
+    assert [command for command, _ in launch.pip] == [
+        f'install "OpenEXR>=3.3,<4" "numpy=={NUMPY}"',
+        f'install "opencv-python-headless>=4.8" "numpy=={NUMPY}"',
+    ]
 
 
-def test_opencv_is_neither_checked_nor_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The extension does not use OpenCV: install.py must not pull it (or another build of it) in."""
-    launch = Launch(set())
+def test_the_webuis_own_opencv_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The WebUI ships opencv-python: any module cv2 will do, and no other build of it is pulled in."""
+    launch = Launch({"OpenEXR", "cv2"})
     _run_install(monkeypatch, launch)
-    assert "cv2" not in launch.asked
-    assert not any("opencv" in command for command, _ in launch.pip)
+    assert "cv2" in launch.asked
+    assert launch.pip == []
 
 
 @pytest.mark.parametrize("version", ["1.3.9", "3.2.4", "4.0.0", "not-a-version"])
 def test_bindings_out_of_range_are_replaced(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
-    launch = Launch({"OpenEXR"})
+    launch = Launch({"OpenEXR", "cv2"})
     _run_install(monkeypatch, launch, openexr_version=version)
     assert [command for command, _ in launch.pip] == [f'install "OpenEXR>=3.3,<4" "numpy=={NUMPY}"']
 
@@ -80,7 +83,7 @@ def test_bindings_out_of_range_are_replaced(monkeypatch: pytest.MonkeyPatch, ver
 @pytest.mark.parametrize("version", ["3.3.0", "3.4.17", "3.5.3", "3.4.0rc1", "3.6.0.dev2"])
 def test_bindings_in_range_stay_pre_releases_too(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
     """A pre-release once read as (3,) and was reinstalled at every start."""
-    launch = Launch({"OpenEXR"})
+    launch = Launch({"OpenEXR", "cv2"})
     _run_install(monkeypatch, launch, openexr_version=version)
     assert launch.pip == []
 
@@ -94,7 +97,7 @@ def test_skip_install_installs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_failed_pip_is_one_line_and_the_webui_goes_on(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    launch = Launch(set())
+    launch = Launch({"cv2"})
 
     def refuse(command: str, desc: str | None = None, live: bool = False) -> str:
         raise RuntimeError("Couldn't install OpenEXR for DAZ depthmap.\nCommand: ...\nError code: 1")

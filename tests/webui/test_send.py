@@ -245,7 +245,7 @@ def test_an_unexpected_failure_ends_the_send_with_a_message(
 ) -> None:
     page, block = _page(webui)
 
-    def crash(self: LoadedFile, params: Any) -> Any:
+    def crash(self: LoadedFile, *args: Any) -> Any:
         raise RuntimeError("disk_on_fire")
 
     monkeypatch.setattr(LoadedFile, "render_full", crash)
