@@ -1,9 +1,10 @@
 """The WebUI boundary: the only module that imports the AUTOMATIC1111 WebUI's ``modules``.
 
 It turns the WebUI's settings and paths into plain values and a :class:`~daz_depthmap.context.TabContext`, keeps
-the components "Send to ControlNet" needs (reported by ``on_after_component``) and adds the extension's section to
-the Settings page. Every lookup tolerates a WebUI without the piece (older versions, ``--nowebui``) and falls back
-to the defaults. ``scripts/daz_depthmap.py`` registers the callbacks of one :class:`Extension`.
+the components "Send to ControlNet" and "Send to Regional Prompter" need (reported by ``on_after_component``) and
+adds the extension's section to the Settings page. Every lookup tolerates a WebUI without the piece (older versions,
+``--nowebui``) and falls back to the defaults. ``scripts/daz_depthmap.py`` registers the callbacks of one
+:class:`Extension`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from modules import script_callbacks  # noqa: F401  (re-exported: scripts/daz_de
 
 from .bridges.base import ComponentIndex
 from .bridges.controlnet_a1111 import KEEP_MODEL, SdWebuiControlNet
+from .bridges.region_send import RegionSendBlock
+from .bridges.regional_prompter import ActiveBoxCollector, RegionalPrompter
 from .bridges.send import SendBlock, SendSettings
 from .bridges.webui_controls import GenerationControls
 from .context import TabContext, TabHandles
@@ -179,8 +182,10 @@ class Extension:
     """The extension inside one WebUI process; ``scripts/daz_depthmap.py`` makes one each time it is loaded."""
 
     def __init__(self) -> None:
-        self.components = ComponentIndex([SdWebuiControlNet.WANTED, GenerationControls.WANTED])
+        self.components = ComponentIndex([SdWebuiControlNet.WANTED, GenerationControls.WANTED, RegionalPrompter.WANTED])
+        self.rp_boxes = ActiveBoxCollector(self.components)
         self.send_block: SendBlock | None = None  # the one in the tab built last
+        self.region_block: RegionSendBlock | None = None
         self.sessions: SessionStore | None = None  # the users' files of the page built last
 
     def register(self, callbacks: Any) -> None:
@@ -198,13 +203,16 @@ class Extension:
     # on_before_ui: Reload UI builds a new page; the components of the old one are gone, and its sessions too.
     def forget_page(self) -> None:
         self.components.clear()
+        self.rp_boxes = ActiveBoxCollector(self.components)
         self.send_block = None
+        self.region_block = None
         if self.sessions is not None:
             self.sessions.close()
             self.sessions = None
 
     # on_after_component
-    def collect_component(self, component: Any, **_kwargs: Any) -> None:
+    def collect_component(self, component: Any, **kwargs: Any) -> None:
+        self.rp_boxes.see(component, kwargs.get("label"))
         self.components.add(component)
 
     # on_app_started: the routes read the store of the page built last (Reload UI builds a new one)
@@ -299,6 +307,12 @@ class Extension:
                 SdWebuiControlNet(self.components, hidden),
                 GenerationControls(self.components, hidden),
                 settings=self.send_settings,
+                elem_prefix=TAB_ID,
+            )
+            self.region_block = RegionSendBlock(
+                handles,
+                RegionalPrompter(self.components, hidden),
+                GenerationControls(self.components, hidden),
                 elem_prefix=TAB_ID,
             )
 

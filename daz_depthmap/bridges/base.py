@@ -32,9 +32,10 @@ class ComponentIndex:
         self._wanted = tuple(wanted)
         self._by_id: dict[str, Any] = {}
 
-    def add(self, component: Any) -> None:
-        """Keep ``component`` if its elem_id is one a bridge uses and was not seen before."""
-        elem_id = getattr(component, "elem_id", None)
+    def add(self, component: Any, as_id: str | None = None) -> None:
+        """Keep ``component`` if its elem_id (or ``as_id``, a bridge's own key for a component whose id says too
+        little) is one a bridge uses and was not seen before."""
+        elem_id = as_id or getattr(component, "elem_id", None)
         if not isinstance(elem_id, str) or elem_id in self._by_id:
             return
         if any(pattern.match(elem_id) for pattern in self._wanted):

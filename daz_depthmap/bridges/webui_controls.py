@@ -1,5 +1,5 @@
-"""The WebUI's own controls a send may touch: the generation width/height of txt2img and img2img, and img2img's
-"Inpaint upload" mask (the same ids in AUTOMATIC1111 1.10 and Forge)."""
+"""The WebUI's own controls a send may touch: the generation width/height and prompt of txt2img and img2img, and
+img2img's "Inpaint upload" mask (the same ids in AUTOMATIC1111 1.10 and Forge)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class InpaintMask(Target):
 class GenerationControls(Bridge):
     """Width/height sliders of the generation tabs and img2img's inpaint mask."""
 
-    WANTED = re.compile(rf"^(?:(?:txt2img|img2img)_(?:width|height)|{INPAINT_MASK_ID})$")
+    WANTED = re.compile(rf"^(?:(?:txt2img|img2img)_(?:width|height|prompt)|{INPAINT_MASK_ID})$")
 
     def __init__(self, index: ComponentIndex, hidden_tabs: Collection[str] = ()) -> None:
         self.index = index
@@ -85,6 +85,10 @@ class GenerationControls(Bridge):
             return None
         width, height = self.index.get(f"{tab}_width"), self.index.get(f"{tab}_height")
         return (width, height) if width is not None and height is not None else None
+
+    def prompt(self, tab: str) -> Any | None:
+        """The prompt box of ``tab`` (``None`` when hidden or missing)."""
+        return None if tab in self.hidden_tabs else self.index.get(f"{tab}_prompt")
 
     def sizes(self) -> list[Any]:
         """Every size slider on the page, width before height per tab (the send block reads their values)."""

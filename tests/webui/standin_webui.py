@@ -142,7 +142,87 @@ def describe_image(value: Any) -> dict[str, Any]:
     }
 
 
-def generation_tab(tab: str, units: int, probe: bool) -> tuple[gr.Blocks, list[StandinUnit], tuple[Any, Any], Any]:
+#: Regional Prompter numbers its accordions with a class counter in build order (txt2img, img2img, the API's copy).
+RP_ACCORDION_FIRST = 2244100
+
+
+def rp_colours(count: int) -> list[tuple[int, int, int]]:
+    """Regional Prompter's region colours 0..count-1 (hue 0, 1/2, 1/4, 3/4, 1/8...; S = V = 0.5; x256 truncated),
+    computed here from its documented rule, independently of the extension's code."""
+    import colorsys
+    import math
+
+    colours = []
+    for i in range(count):
+        hue = (
+            0.0 if i == 0 else (2 * (i - 2 ** (math.ceil(math.log2(i + 1)) - 1)) + 1) / 2 ** math.ceil(math.log2(i + 1))
+        )
+        colours.append(tuple(int(v * 256) for v in colorsys.hsv_to_rgb(hue, 0.5, 0.5)))
+    return colours
+
+
+@dataclass
+class StandinRegionalPrompter:
+    active: Any
+    modes: Any
+    mode: Any
+    canvas: Any
+    use_base: Any
+
+
+def regional_prompter(
+    tab: str, number: int, old_active: bool = False, modes_id: str | None = None
+) -> StandinRegionalPrompter:
+    """Regional Prompter's ui() for ``tab`` as far as Mask mode goes (its ids, component types and build order):
+    the accordion with its hidden Active box (``old_active``: its setting "Use old active check box", an "Active"
+    checkbox ``RP_active{t2i,i2i}``), the mode tabs whose select sets the mode (``modes_id``: another id, as an
+    unknown version might have), the sketch canvas."""
+    eladd = "t2i" if tab == "txt2img" else "i2i"
+    accordion = f"input-accordion-m-{number}"
+    with gr.Accordion("Regional Prompter", open=False, elem_id=accordion, elem_classes=["input-accordion-m"]):
+        if old_active:
+            active = gr.Checkbox(False, label="Active", elem_id=f"RP_active{eladd}")
+        else:
+            active = gr.Checkbox(False, label="Regional Prompter", visible=False, elem_id=f"{accordion}-checkbox")
+        use_base = gr.Checkbox(False, label="Use base prompt", elem_id=f"RP_usebase{eladd}")
+        mode = gr.State("Matrix")
+        with gr.Tabs(elem_id=modes_id or f"RP_mode{eladd}") as modes:
+            with gr.TabItem("Matrix", id="tMatrix", elem_id="RP_Matrix") as matrix:
+                gr.Textbox("1,1", label="Divide Ratio", elem_id=f"RP_divide_ratio{eladd}")
+            with gr.TabItem("Mask", id="tMask", elem_id="RP_Mask") as mask:
+                gr.Radio(["Mask"], value="Mask", label="Mask mode", elem_id=f"RP_mask_mode{eladd}")
+                canvas = gr.Image(
+                    source="upload", type="numpy", tool="sketch", image_mode="RGB", elem_id=f"polymask{eladd}"
+                )
+            with gr.TabItem("Prompt", id="tPrompt", elem_id="RP_Prompt") as prompt:
+                gr.Textbox("0.4", label="threshold", elem_id=f"RP_threshold{eladd}")
+        for item, name in ((matrix, "Matrix"), (mask, "Mask"), (prompt, "Prompt")):
+            item.select(lambda name=name: name, inputs=None, outputs=[mode])
+    return StandinRegionalPrompter(active, modes, mode, canvas, use_base)
+
+
+def describe_regions(active: bool, mode: str, value: Any) -> dict[str, Any]:
+    """What Regional Prompter's process() would use: Active, the selected mode, the canvas image's size and the
+    region colours found in it exactly (by rank: the k-th present colour is the k-th region prompt)."""
+    report: dict[str, Any] = {"active": bool(active), "mode": mode}
+    image = value.get("image") if isinstance(value, dict) else value
+    if image is None:
+        return {**report, "image": None}
+    image = np.asarray(image)[..., :3]
+    table = rp_colours(64)
+    found = {}
+    colours, counts = np.unique(image.reshape(-1, 3), axis=0, return_counts=True)
+    for colour, count in zip(colours, counts, strict=True):
+        key = tuple(int(v) for v in colour)
+        if key in table:
+            found[table.index(key)] = int(count)
+    unrecognised = int(image.shape[0] * image.shape[1] - sum(found.values()))
+    return {**report, "image": list(image.shape), "regions": found, "no_region": unrecognised}
+
+
+def generation_tab(
+    tab: str, units: int, probe: bool, rp: bool = False
+) -> tuple[gr.Blocks, list[StandinUnit], tuple[Any, Any], Any]:
     """txt2img or img2img: a "Generation" sub-tab (not the selected one) holding size sliders and ControlNet."""
     mask = None
     with (
@@ -164,6 +244,7 @@ def generation_tab(tab: str, units: int, probe: bool) -> tuple[gr.Blocks, list[S
             height = gr.Slider(minimum=64, maximum=2048, step=8, label="Height", value=512, elem_id=f"{tab}_height")
             with gr.Column(elem_id=f"{tab}_script_container"):
                 found = controlnet_units(tab, units) if units else []
+                prompter = regional_prompter(tab, RP_ACCORDION_FIRST + (tab == "img2img")) if rp else None
             if probe:
                 button = gr.Button("Probe", elem_id=f"{tab}_standin_probe")
                 out = gr.Textbox(label="Probe", elem_id=f"{tab}_standin_probe_out")
@@ -178,17 +259,28 @@ def generation_tab(tab: str, units: int, probe: bool) -> tuple[gr.Blocks, list[S
                     return json.dumps(report)
 
                 button.click(read, inputs=readers, outputs=[out])
+                if prompter is not None:
+                    rp_button = gr.Button("Probe Regional Prompter", elem_id=f"{tab}_standin_rp_probe")
+                    rp_out = gr.Textbox(label="Regional Prompter probe", elem_id=f"{tab}_standin_rp_probe_out")
+                    rp_button.click(
+                        lambda *v: json.dumps(describe_regions(*v)),
+                        inputs=[prompter.active, prompter.mode, prompter.canvas],
+                        outputs=[rp_out],
+                    )
         with gr.Tab("Textual Inversion", id=f"{tab}_textual_inversion"):
             gr.HTML("<p>extra networks</p>")
     return interface, found, (width, height), mask
 
 
-def create_ui(script_callbacks: Any, shared: Any, units: int = 3, api: bool = False, probe: bool = False) -> Page:
-    """What ``modules.ui.create_ui`` (and, with ``api``, the API's script setup) does, in the same order."""
+def create_ui(
+    script_callbacks: Any, shared: Any, units: int = 3, api: bool = False, probe: bool = False, rp: bool = False
+) -> Page:
+    """What ``modules.ui.create_ui`` (and, with ``api``, the API's script setup) does, in the same order; ``rp``
+    adds Regional Prompter to both generation tabs."""
     script_callbacks.ui_settings_callback()
     page = Page(demo=None)  # type: ignore[arg-type]
     for tab in ("txt2img", "img2img"):
-        interface, found, sliders, mask = generation_tab(tab, units, probe)
+        interface, found, sliders, mask = generation_tab(tab, units, probe, rp)
         page.tabs.append((interface, tab, tab))
         page.units[tab] = found
         page.sliders[tab] = sliders
@@ -218,6 +310,8 @@ def create_ui(script_callbacks: Any, shared: Any, units: int = 3, api: bool = Fa
             for tab in ("txt2img", "img2img"):
                 if units:
                     controlnet_units(tab, units)
+            if rp:  # Regional Prompter's txt2img UI once more, its accordion numbered after the page's two
+                regional_prompter("txt2img", RP_ACCORDION_FIRST + 2)
     page.demo = demo
     return page
 

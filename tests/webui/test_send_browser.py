@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import gradio as gr
 import gradio.routes
@@ -27,6 +28,7 @@ from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 SAMPLE = REPO_ROOT / "samples" / "daz_figure_depth.exr"
+TWO_FIGURES = REPO_ROOT / "samples" / "two_figures_depth.exr"
 
 #: What the WebUI's own script.js gives extension scripts (written for this test): gradioApp(), onUiUpdate(),
 #: onUiLoaded() (run once #txt2img_prompt exists).
@@ -102,9 +104,19 @@ def _free_port() -> int:
 
 @pytest.fixture
 def served_page(webui: WebUI, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, standin_webui.Page]]:
+    yield from _serve(webui, monkeypatch, units=3, probe=True)
+
+
+@pytest.fixture
+def served_rp_page(webui: WebUI, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, standin_webui.Page]]:
+    """The stand-in page with Regional Prompter in both generation tabs (and one ControlNet unit)."""
+    yield from _serve(webui, monkeypatch, units=1, probe=True, rp=True)
+
+
+def _serve(webui: WebUI, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> Iterator[tuple[str, standin_webui.Page]]:
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     webui.load_scripts()
-    page = webui.start(units=3, probe=True)
+    page = webui.start(**kwargs)
     undo = _inject_scripts()
     port = _free_port()
     app, _, _ = page.demo.queue().launch(
@@ -266,5 +278,64 @@ def _drive_send(url: str, released: Callable[[], bool]) -> None:
             if released():
                 break
             page.wait_for_timeout(100)
+        browser.close()
+    assert errors == []
+
+
+@pytest.mark.browser
+def test_send_to_regional_prompter_fills_its_mask_mode(served_rp_page: tuple[str, standin_webui.Page]) -> None:
+    url, _ = served_rp_page
+    in_own_thread(_drive_region_send, url)
+
+
+def _drive_region_send(url: str) -> None:
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.fulfill(status=200, body=""))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.goto(url)
+        expect(page.locator("#tab_txt2img")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="DAZ Depth").click()
+        page.set_input_files("#daz_depthmap_upload input[type=file]", str(TWO_FIGURES))
+        expect(page.locator("#daz_depthmap_preview_depth img")).to_be_visible(timeout=30_000)
+        page.locator("#daz_depthmap .dazdm-bands-suggest").click()
+        expect(page.locator("#daz_depthmap .dazdm-bands-table tbody tr")).to_have_count(2, timeout=15_000)
+        page.locator("#daz_depthmap .dazdm-band-label").first.fill("woman in red")
+        page.locator("#daz_depthmap .dazdm-band-label").first.press("Tab")
+        page.wait_for_function("() => !dazDepthmap.live.busy('daz_depthmap')", timeout=15_000)
+        page.locator("#daz_depthmap_rp > .label-wrap").click()  # the block's accordion starts closed
+        expect(page.locator("#daz_depthmap_rp_send")).to_be_visible()
+        page.locator("#daz_depthmap_rp_send").click()
+        status = page.locator("#daz_depthmap_rp_status").first
+        expect(status).to_contain_text("Sent the region map of", timeout=30_000)
+
+        # the page now shows txt2img with Regional Prompter open on its Mask tab, the map in the canvas
+        expect(page.locator("#tab_txt2img")).to_be_visible()
+        expect(page.locator("#input-accordion-m-2244100 > .label-wrap")).to_have_class(re.compile(r"\bopen\b"))
+        expect(page.locator("#RP_modet2i > .tab-nav > button").nth(1)).to_have_class(re.compile(r"\bselected\b"))
+        shown = page.locator("#polymaskt2i img").first
+        expect(shown).to_be_visible()
+        assert shown.evaluate("(img) => [img.naturalWidth, img.naturalHeight]") == [512, 512]  # the generation's
+        _shot(page, "webui_send_to_regional_prompter.png")
+
+        # what Regional Prompter's process() reads: Active, the mode set by the Mask tab's select, both colours
+        page.locator("#txt2img_standin_rp_probe").click()
+        probe = page.locator("#txt2img_standin_rp_probe_out textarea")
+        expect(probe).not_to_have_value("", timeout=15_000)
+        report = json.loads(probe.input_value())
+        assert report["active"] is True and report["mode"] == "Mask" and report["image"] == [512, 512, 3]
+        assert sorted(report["regions"]) == ["0", "1"] and min(report["regions"].values()) > 1000
+
+        # the skeleton goes into the empty prompt
+        page.get_by_role("button", name="DAZ Depth").click()
+        assert "stretched" in status.inner_text()  # 640 x 800 into 512 x 512: said
+        skeleton = page.locator("#daz_depthmap_rp_skeleton textarea")
+        assert skeleton.input_value() == "woman in red BREAK\nregion 1"
+        page.locator("#daz_depthmap_rp_insert").click()
+        expect(page.locator("#txt2img_prompt textarea")).to_have_value("woman in red BREAK\nregion 1")
+        _shot(page, "webui_send_to_regional_prompter_status.png")
         browser.close()
     assert errors == []
