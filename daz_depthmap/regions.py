@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .bands import MAX_REGION, BandPlan
+from .bands import MAX_REGION, BandPlan, band_counts
 from .colours import RGB
 
 #: What Regional Prompter reads as "no region" (any colour outside its table; black is the plain choice).
@@ -121,11 +121,12 @@ def region_map(
         If the map would hold more regions than Regional Prompter's 360, or ``size`` is not positive.
     """
     requested = np.array([-1 if band.region is None else band.region for band in plan.bands] + [-1], np.int32)
-    labels = np.take(requested, index)  # index -1 takes the last entry: no region
     notes: list[str] = []
-    present = sorted({int(r) for r in np.unique(labels) if r >= 0})
+    in_band = band_counts(index, len(plan.bands))
+    present = sorted({int(requested[b]) for b in np.flatnonzero(in_band) if requested[b] >= 0})
     keys: list[tuple[int, int]] = []  # (requested region, part) per key, in key order
     if split_parts or min_area > 0:
+        labels = np.take(requested, index)  # index -1 takes the last entry: no region
         key_image = np.full(labels.shape, -1, np.int32)
         for region in present:
             mask = (labels == region).view(np.uint8)
@@ -149,10 +150,10 @@ def region_map(
                 lookup[kept] = len(keys)
                 keys.append((region, 0))
             np.copyto(key_image, lookup[components], where=mask.view(bool))
-    else:
+    else:  # one lookup per pixel: band -> key
         key_of = np.full(MAX_REGION + 2, -1, np.int32)
         key_of[present] = np.arange(len(present))
-        key_image = np.take(key_of, labels)
+        key_image = np.take(key_of[requested], index)  # requested -1 (no region, and index -1) takes key -1
         keys = [(region, 0) for region in present]
     if size is not None:
         width, height = size
@@ -174,8 +175,19 @@ def region_map(
         label = f"{label} {part}" if label and part else label or f"region {number}"
         regions.append(Region(number, region, part, bands, label, int(pixels[key]), region_colour(number)))
     notes.extend(_renumbering_notes(plan, regions))
-    image = np.take(palette, key_image, axis=0)
+    image = _paint(key_image, palette)
     return RegionMap(image, tuple(regions), tuple(notes))
+
+
+def _paint(key_image: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """``palette[key]`` per pixel (key -1 takes the last row): OpenCV's lookup table when the keys fit a byte."""
+    if len(palette) > 256:
+        return np.take(palette, key_image, axis=0)
+    lut = np.zeros((256, 1, 3), np.uint8)
+    lut[: len(palette) - 1, 0] = palette[:-1]
+    lut[255, 0] = palette[-1]  # key -1 as a byte is 255
+    keys = key_image.astype(np.uint8)  # -1 wraps to 255
+    return cv2.LUT(cv2.merge([keys, keys, keys]), lut)
 
 
 def _name(plan: BandPlan, region: int) -> str:
