@@ -1,13 +1,18 @@
-"""Canvas sets: DAZ Studio's canvases grouped by scene name."""
+"""Canvas sets: DAZ Studio's canvases grouped by scene name; the render for pose detection (beauty)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daz_depthmap.beauty import exposure_scale, read_beauty, tone_map
 from daz_depthmap.canvas import canvas_file, group_canvases
+from daz_depthmap.exr import DepthReadError
 
 
 def parts(canvas_set) -> dict[str, str | None]:
@@ -151,3 +156,62 @@ def test_the_grouping_does_not_depend_on_the_order_given(order):
 def test_the_same_path_given_twice_counts_once():
     (scene,) = group_canvases(["s-Canvas2-Depth.exr", "s-Canvas2-Depth.exr"]).sets
     assert scene.conflicts == ()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The beauty for pose detection
+
+
+def test_tone_map_uses_the_srgb_curve_and_rounds_half_up():
+    linear = np.array([[[0.0, 0.0031308, 0.18], [0.5, 1.0, 4.0]]], np.float32)
+    assert tone_map(linear, scale=1.0).tolist() == [[[0, 10, 118], [188, 255, 255]]]
+
+
+def test_tone_map_exposes_the_99th_percentile_of_luminance_to_white():
+    ramp = np.linspace(0.01, 20.0, 100 * 100, dtype=np.float32).reshape(100, 100)
+    grey = np.repeat(ramp[..., None], 3, axis=2)
+    assert exposure_scale(grey) == pytest.approx(1 / np.percentile(ramp, 99), rel=1e-6)
+    white = np.percentile(ramp, 99)
+    image = tone_map(grey)
+    assert (image[ramp >= white] == 255).all(), "the brightest 1 % clip to white"
+    assert (image[ramp < 0.98 * white] < 255).all(), "nothing darker does"
+    assert image[0, 0].tolist() == [2, 2, 2], "0.01 / 19.8 = 0.0005 linear; 12.92 * 0.0005 * 255 = 1.7: not crushed"
+
+
+def test_tone_map_paints_nan_black_and_infinity_white():
+    bad = np.array([[[np.nan, np.inf, -3.0]]], np.float32)
+    assert tone_map(bad, scale=1.0).tolist() == [[[0, 255, 0]]]
+    with pytest.raises(ValueError, match="exposure scale"):
+        tone_map(bad, scale=0.0)
+
+
+def test_a_beauty_canvas_exr_is_tone_mapped_and_alpha_is_left_out(tmp_path, exr_writer, exr_part):
+    red = np.zeros((4, 6), np.float32)
+    red[:, :3] = 2.0
+    path = exr_writer(
+        tmp_path / "scene-Canvas1-Beauty.exr",
+        exr_part({"R": red, "G": np.zeros_like(red), "B": np.zeros_like(red), "A": np.ones_like(red)}, half=True),
+    )
+    beauty = read_beauty(path)
+    assert beauty.image.shape == (4, 6, 3) and beauty.image.dtype == np.uint8
+    assert beauty.image[0, 0].tolist() == [255, 0, 0], "red stays red, exposed to white"
+    assert beauty.image[0, 5].tolist() == [0, 0, 0]
+    assert any("sRGB" in note for note in beauty.notes)
+
+
+def test_a_png_render_is_read_as_is_in_rgb_order(tmp_path):
+    bgr = np.zeros((3, 5, 3), np.uint8)
+    bgr[1, 2] = (10, 20, 200)  # OpenCV writes BGR: this pixel is red
+    path = tmp_path / "scene.png"
+    assert cv2.imwrite(str(path), bgr)
+    beauty = read_beauty(path)
+    assert beauty.image[1, 2].tolist() == [200, 20, 10]
+
+
+def test_unreadable_renders_are_refused_with_the_file_name(tmp_path):
+    fake = tmp_path / "scene.png"
+    fake.write_bytes(b"not a png")
+    with pytest.raises(DepthReadError, match=r"^scene.png: not a readable PNG or JPEG image$"):
+        read_beauty(fake)
+    with pytest.raises(DepthReadError, match="scene.tif: a render must be an EXR Beauty canvas or a PNG or JPEG"):
+        read_beauty(tmp_path / "scene.tif")
