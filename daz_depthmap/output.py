@@ -73,11 +73,11 @@ def _png_scanlines(image: np.ndarray) -> bytes:
     A filter stores each byte as its difference (modulo 256) from the same byte of the row above (Up; above the
     first row is zero) or of the pixel on the left (Sub; left of the first pixel is zero).
     """
-    height, width = image.shape
-    bpp = image.itemsize
-    row_filter = _PNG_UP if bpp == 1 else _PNG_SUB
+    height, width = image.shape[:2]
+    bpp = image.itemsize * (image.shape[2] if image.ndim == 3 else 1)  # bytes per pixel
+    row_filter = _PNG_UP if image.itemsize == 1 else _PNG_SUB
     band = max(1, _PNG_BAND_BYTES // (width * bpp))
-    compressor = zlib.compressobj(PNG_COMPRESSION, zlib.DEFLATED, 15, 9, PNG_STRATEGY[8 * bpp])
+    compressor = zlib.compressobj(PNG_COMPRESSION, zlib.DEFLATED, 15, 9, PNG_STRATEGY[8 * image.itemsize])
     pieces = []
     above = np.zeros(width * bpp, np.uint8)
     for top in range(0, height, band):
@@ -98,18 +98,20 @@ def _png_scanlines(image: np.ndarray) -> bytes:
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """Encode a grey uint8 or uint16 array as PNG bytes.
+    """Encode a grey (height, width) or RGB (height, width, 3) uint8 or uint16 array as PNG bytes.
 
     Written here with zlib rather than through OpenCV/libpng: one fixed filter per bit depth instead of libpng's
     per-row filter search encodes depth maps faster and smaller (see :data:`PNG_STRATEGY`), and the command line
     need not import OpenCV at all.
     """
-    if image.ndim != 2 or image.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"expected a 2-D uint8 or uint16 array, got {image.dtype} {image.shape}")
-    height, width = image.shape
+    rgb = image.ndim == 3 and image.shape[2] == 3
+    if not (image.ndim == 2 or rgb) or image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected a 2-D uint8 or uint16 array, or an RGB one, got {image.dtype} {image.shape}")
+    height, width = image.shape[:2]
     if height == 0 or width == 0:
         raise ValueError(f"cannot encode an empty image ({width}x{height})")
-    header = struct.pack(">IIBBBBB", width, height, 8 * image.itemsize, 0, 0, 0, 0)  # grey, no interlace
+    colour_type = 2 if rgb else 0
+    header = struct.pack(">IIBBBBB", width, height, 8 * image.itemsize, colour_type, 0, 0, 0)  # no interlace
     data = memoryview(_png_scanlines(image))
     idat = [_png_chunk(b"IDAT", data[i : i + _PNG_MAX_CHUNK]) for i in range(0, len(data), _PNG_MAX_CHUNK)]
     return b"".join((_PNG_SIGNATURE, _png_chunk(b"IHDR", header), *idat, _png_chunk(b"IEND", b"")))

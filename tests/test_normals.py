@@ -28,6 +28,7 @@ from daz_depthmap.normals import (
     rotation_angle,
     rotation_from_header,
 )
+from daz_depthmap.output import encode_png
 from daz_depthmap.synthetic import Sphere, figure_scene, render_canvases, rotation_matrix, to_world
 
 FACING = [128, 128, 255]
@@ -168,6 +169,14 @@ def test_normal_and_depth_canvases_of_different_sizes_are_refused(ball):
         "the Normal canvas is 100x121 pixels but the Depth canvas is 100x100: they must come from the same render "
         "at the same size"
     )
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_normal_map_png_holds_the_exact_colours(figure, dtype):
+    image = normal_map_from_canvas(figure.normals).image.astype(dtype) * (257 if dtype == np.uint16 else 1)
+    decoded = cv2.imdecode(np.frombuffer(encode_png(image), np.uint8), cv2.IMREAD_UNCHANGED)
+    assert decoded.dtype == dtype
+    np.testing.assert_array_equal(decoded[..., ::-1], image)  # OpenCV decodes to BGR
 
 
 # ----------------------------------------------------------------------------------------------------------------
