@@ -394,8 +394,9 @@ class VectorImage:
     Attributes
     ----------
     vectors:
-        float32 array (height, width, 3): x, y, z (or r, g, b) per pixel; zero outside the data window, NaN and
-        infinities kept as the file holds them.
+        float array (height, width, 3): x, y, z (or r, g, b) per pixel; zero outside the data window, NaN and
+        infinities kept as the file holds them. float16 when the file stores half floats (and the data window is the
+        display window), else float32.
     channels:
         The three channels used, in order, qualified with the part name in multi-part files.
     attributes:
@@ -519,7 +520,9 @@ def read_vectors(
             raise DepthReadError(path, problem) from None
         if pixels.dtype == object:
             raise DepthReadError(path, f"channel {label!r} holds deep samples, which are not supported")
-        plane, window_notes = _paste(path, pixels.astype(np.float32, copy=False), part, fill=0.0)
+        if pixels.dtype != np.float16:  # half stays half: half the memory, and converted where it is used
+            pixels = pixels.astype(np.float32, copy=False)
+        plane, window_notes = _paste(path, pixels, part, fill=0.0)
         planes.append(plane)
     labels = tuple(c[0] for c in triple)
     attributes = {k: v for k, v in head.parts[part.index].header.items() if k != "channels"}

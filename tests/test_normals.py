@@ -455,7 +455,8 @@ def test_read_vectors_picks_the_channels(tmp_path, exr_writer, exr_part, channel
     assert canvas.channels == expected
     for i, name in enumerate(expected):
         np.testing.assert_array_equal(canvas.vectors[..., i], data[name].astype(np.float16).astype(np.float32))
-    assert canvas.vectors.dtype == np.float32 and canvas.name == "c.exr"
+    assert canvas.vectors.dtype == np.float16, "half stays half"
+    assert canvas.name == "c.exr"
 
 
 def test_read_vectors_prefers_a_part_named_normal(tmp_path, exr_writer, exr_part):
