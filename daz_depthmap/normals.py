@@ -67,7 +67,7 @@ MAX_SLOPE = 10.0
 #: uses the central difference; otherwise the flatter side (a crease, an edge).
 SMOOTH_SLOPE = 0.5
 #: The checks and the rotation fit look at a regular grid of about this many pixels.
-SAMPLE_PIXELS = 250_000
+SAMPLE_PIXELS = 100_000
 #: A rotation (or the header's matrix) replaces "camera space as written" only when it fits the depth's normals
 #: better by more than this many degrees (median angle).
 BETTER_BY_DEG = 2.0
