@@ -19,6 +19,7 @@ import numpy as np
 
 from .canvas import IMAGE_SUFFIXES
 from .exr import DepthReadError, read_vectors
+from .mapping import pixel_slices
 from .params import DEFAULT_MAX_PIXELS
 
 #: The luminance percentile that becomes white.
@@ -85,14 +86,14 @@ def tone_map(rgb: np.ndarray, scale: float | None = None, white_percentile: floa
         raise ValueError(f"the exposure scale must be a positive number, not {scale}")
     table = _srgb_table()
     out = np.empty(array.shape, np.uint8)
-    step = max(1, (1 << 18) // array.shape[1])
-    for top in range(0, array.shape[0], step):
-        band = np.array(array[top : top + step], np.float32)
-        np.nan_to_num(band, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
-        band *= np.float32(scale * (_TABLE_SIZE - 1))
-        np.clip(band, 0, _TABLE_SIZE - 1, out=band)
-        band += np.float32(0.5)
-        np.take(table, band.astype(np.uint16), out=out[top : top + step], mode="clip")
+    flat_in, flat_out = array.reshape(-1, 3), out.reshape(-1, 3)
+    for part in pixel_slices(len(flat_in)):
+        values = np.array(flat_in[part], np.float32)
+        np.nan_to_num(values, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+        values *= np.float32(scale * (_TABLE_SIZE - 1))
+        np.clip(values, 0, _TABLE_SIZE - 1, out=values)
+        values += np.float32(0.5)
+        np.take(table, values.astype(np.uint16), out=flat_out[part], mode="clip")
     return out
 
 

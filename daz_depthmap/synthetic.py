@@ -16,6 +16,8 @@ from typing import Union
 
 import numpy as np
 
+from .mapping import pixel_slices
+
 
 def daz_like_depth(height: int = 800, width: int = 640, seed: int = 0, inf_pixels: int = 24) -> np.ndarray:
     """A float32 depth canvas in centimetres, as DAZ Studio's Iray "Depth" canvas writes it."""
@@ -192,23 +194,17 @@ def render_canvases(
     rows, cols = height * s, width * s
     f = focal_mm / film_mm * cols
     u = np.arange(cols) + 0.5 - cols / 2
-    depth = np.full((rows, cols), np.inf, np.float32)
-    normals = np.zeros((rows, cols, 3), np.float32)
-    ids = np.full((rows, cols), -1, np.int16)
-    band = max(1, (1 << 18) // cols)
-    for top in range(0, rows, band):
-        v = np.arange(top, min(top + band, rows)) + 0.5 - rows / 2
-        rays = np.stack(np.broadcast_arrays(u[None, :] / f, -v[:, None] / f, -1.0), -1).reshape(-1, 3)
-        best = np.full(len(rays), np.inf)
-        best_normals = np.zeros((len(rays), 3))
-        best_ids = np.full(len(rays), -1, np.int16)
+    depth = np.full(rows * cols, np.inf, np.float32)
+    normals = np.zeros((rows * cols, 3), np.float32)
+    ids = np.full(rows * cols, -1, np.int16)
+    for part in pixel_slices(rows * cols):
+        row, col = np.divmod(np.arange(part.start, part.stop), cols)
+        rays = np.stack([u[col] / f, -(row + 0.5 - rows / 2) / f, np.full(len(row), -1.0)], axis=-1)
         for index, solid in enumerate(solids):
             t, n = _hit(solid, rays)
-            closer = t < best
-            best[closer], best_normals[closer], best_ids[closer] = t[closer], n[closer], index
-        depth[top : top + band] = best.reshape(-1, cols)
-        normals[top : top + band] = best_normals.reshape(-1, cols, 3)
-        ids[top : top + band] = best_ids.reshape(-1, cols)
+            closer = t < depth[part]
+            depth[part][closer], normals[part][closer], ids[part][closer] = t[closer], n[closer], index
+    depth, normals, ids = depth.reshape(rows, cols), normals.reshape(rows, cols, 3), ids.reshape(rows, cols)
     ray_length = np.sqrt((u[None, :] / f) ** 2 + ((np.arange(rows) + 0.5 - rows / 2)[:, None] / f) ** 2 + 1)
     distance = (depth * ray_length).astype(np.float32)
     if s > 1:
