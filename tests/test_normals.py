@@ -506,14 +506,16 @@ def test_read_vectors_pastes_the_data_window_as_background(tmp_path, exr_writer,
     assert result.report.nonfinite_pixels == 0 and (result.image[~inside] == FACING).all()
 
 
-def test_a_canvas_set_from_exr_files_converts_end_to_end(tmp_path, exr_writer, exr_part, figure):
+@pytest.mark.parametrize("half", [True, False])
+def test_a_canvas_set_from_exr_files_converts_end_to_end(tmp_path, exr_writer, exr_part, figure, half):
     world = to_world(figure.normals, rotation_matrix(yaw=50, pitch=-25))
     normal_path = exr_writer(
         tmp_path / "scene-Canvas3-Normal.exr",
-        exr_part({c: world[..., i] for i, c in enumerate("RGB")}, half=True, header={"focalLength": 65.0}),
+        exr_part({c: world[..., i] for i, c in enumerate("RGB")}, half=half, header={"focalLength": 65.0}),
     )
     depth_path = exr_writer(tmp_path / "scene-Canvas2-Depth.exr", exr_part({"Y": figure.depth}))
     canvas, depth = read_vectors(normal_path), read_depth(depth_path)
+    assert canvas.vectors.dtype == (np.float16 if half else np.float32)
     camera = camera_from_header(canvas.attributes)
     assert camera.source == "header: focalLength 65 mm, film width 36 mm"
     result = normal_map_from_canvas(canvas.vectors, depth=depth.depth, valid=depth.valid, camera=camera)
