@@ -445,6 +445,30 @@ def _vector_triples(candidates: Sequence[_Candidate], kind: str) -> list[tuple[_
     return [triple for _, triple in sorted(found, key=lambda item: item[0])]
 
 
+def _channel_named(path: Path, flat: Sequence[_Candidate], wanted: str) -> _Candidate:
+    """The channel a user named, by name or qualified by part: exact first, then ignoring case."""
+    chosen = [c for c in flat if wanted in (c[0], c[2])] or [
+        c for c in flat if wanted.lower() in (c[0].lower(), c[2].lower())
+    ]
+    if not chosen:
+        raise DepthReadError(path, f"no channel named {wanted!r}; channels: {_channel_list(flat)}")
+    return chosen[0]
+
+
+def _channel_pixels(path: Path, exr: Any, candidate: _Candidate) -> np.ndarray:
+    """One channel's decoded pixels; DepthReadError for a channel that is damaged or holds deep samples."""
+    label, part, name = candidate
+    try:
+        pixels = np.asarray(exr.parts[part.index].channels[name].pixels)
+    except (KeyError, IndexError):
+        raise DepthReadError(
+            path, f"damaged or truncated EXR pixel data: channel {label!r} could not be decoded"
+        ) from None
+    if pixels.dtype == object:
+        raise DepthReadError(path, f"channel {label!r} holds deep samples, which are not supported")
+    return pixels
+
+
 def read_vectors(
     path: str | os.PathLike[str],
     channels: Sequence[str] | None = None,
@@ -490,14 +514,7 @@ def read_vectors(
         raise DepthReadError(path, "deep EXR (a list of samples per pixel) is not supported: flatten it first")
     what, needs = _VECTOR_KINDS[kind]
     if channels is not None:
-        picked = []
-        for wanted in channels:
-            chosen = [c for c in flat if wanted in (c[0], c[2])] or [
-                c for c in flat if wanted.lower() in (c[0].lower(), c[2].lower())
-            ]
-            if not chosen:
-                raise DepthReadError(path, f"no channel named {wanted!r}; channels: {_channel_list(flat)}")
-            picked.append(chosen[0])
+        picked = [_channel_named(path, flat, wanted) for wanted in channels]
         if len({c[1].index for c in picked}) > 1:
             raise DepthReadError(path, f"channels {', '.join(c[0] for c in picked)} are in different parts")
         triple, why = tuple(picked), "chosen"
@@ -512,14 +529,8 @@ def read_vectors(
     exr = _open(path, header_only=False)
     planes = []
     window_notes: list[str] = []
-    for label, _, name in triple:
-        try:
-            pixels = np.asarray(exr.parts[part.index].channels[name].pixels)
-        except (KeyError, IndexError):
-            problem = f"damaged or truncated EXR pixel data: channel {label!r} could not be decoded"
-            raise DepthReadError(path, problem) from None
-        if pixels.dtype == object:
-            raise DepthReadError(path, f"channel {label!r} holds deep samples, which are not supported")
+    for candidate in triple:
+        pixels = _channel_pixels(path, exr, candidate)
         if pixels.dtype != np.float16:  # half stays half: half the memory, and converted where it is used
             pixels = pixels.astype(np.float32, copy=False)
         plane, window_notes = _paste(path, pixels, part, fill=0.0)
