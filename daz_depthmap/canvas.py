@@ -214,7 +214,7 @@ def group_canvases(paths: Iterable[str | os.PathLike[str]]) -> CanvasGrouping:
     """
     files = [canvas_file(p) for p in dict.fromkeys(Path(p) for p in paths)]
     anchors: dict[str, str] = {}
-    for f in files:
+    for f in sorted(files, key=lambda f: f.scene):  # one spelling per scene, whatever the order given
         if f.kind == "render" or (f.is_canvas and _DEFAULT_CANVAS_NAME.fullmatch(f.canvas)):
             anchors.setdefault(_key(f.scene), f.scene)
     canvases: dict[str, list[CanvasFile]] = {}
@@ -236,7 +236,7 @@ def group_canvases(paths: Iterable[str | os.PathLike[str]]) -> CanvasGrouping:
             ignored.extend((f.path, f"no canvas of a scene named {f.scene!r} among the files") for f in images)
     sets = list(alone)
     for key, members in canvases.items():
-        scene = members[0].scene
+        scene = min(f.scene for f in members)
         chosen: dict[str, CanvasFile | None] = {}
         others = [f for f in members if f.kind == "other"]
         conflicts: list[str] = []
@@ -245,9 +245,9 @@ def group_canvases(paths: Iterable[str | os.PathLike[str]]) -> CanvasGrouping:
             chosen[part], rest, clash = _pick(scene, part, candidates)
             others.extend(rest)
             conflicts.extend(clash)
-        others.sort(key=lambda f: (_natural(f.canvas), _natural(f.path.name)))
+        others.sort(key=lambda f: (_natural(f.canvas), _natural(f.path.name), str(f.path)))
         sets.append(
             CanvasSet(scene, chosen["depth"], chosen["normal"], chosen["beauty"], tuple(others), tuple(conflicts))
         )
     sets.sort(key=lambda s: (_key(s.scene), s.scene, str(s.files[0].path) if s.files else ""))
-    return CanvasGrouping(tuple(sets), tuple(ignored))
+    return CanvasGrouping(tuple(sets), tuple(sorted(ignored, key=lambda item: str(item[0]))))

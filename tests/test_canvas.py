@@ -144,6 +144,13 @@ NAMES = [
     "stray.exr",
     "readme.md",
     "x-Canvas1-Toon.exr",
+    "C-Canvas2-Depth.exr",
+    "c-Canvas3-Normal.exr",
+    "c.PNG",
+    "elsewhere/c-Canvas4-Toon.exr",
+    "c-Canvas4-Toon.exr",
+    "notes.txt",
+    "holiday.jpg",
 ]
 
 
