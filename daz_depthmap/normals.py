@@ -379,7 +379,8 @@ class RotationFit:
     rotation:
         3x3 rotation, ``target ≈ rotation @ source``.
     median_error_deg, p90_error_deg:
-        Angles between ``rotation @ source`` and ``target`` over all pairs given (median, 90th percentile).
+        Angles between ``rotation @ source`` and ``target`` over all pairs given, weighted as given (median, 90th
+        percentile).
     angle_deg:
         How far the rotation turns.
     used:
@@ -464,16 +465,21 @@ def encode_normals(normals: np.ndarray, convention: str = "normalbae", backgroun
     return out
 
 
+def _band_rows(width: int) -> int:
+    """Rows per band: about :data:`CHUNK_PIXELS` pixels, so that the per-pixel work runs in cache."""
+    return max(1, CHUNK_PIXELS // max(width, 1))
+
+
 def _bands(height: int, width: int) -> Iterator[tuple[int, int]]:
-    """Row ranges of about :data:`CHUNK_PIXELS` pixels: the per-pixel work runs band by band, in cache."""
-    step = max(1, CHUNK_PIXELS // max(width, 1))
+    """The row ranges of the bands."""
+    step = _band_rows(width)
     for top in range(0, height, step):
         yield top, min(top + step, height)
 
 
 def _fill_image(width: int, colour: np.ndarray) -> np.ndarray:
     """A band-sized image of one colour, for :func:`_encode_band`."""
-    image = np.empty((max(1, CHUNK_PIXELS // max(width, 1)), width, 3), np.uint8)
+    image = np.empty((_band_rows(width), width, 3), np.uint8)
     image[:] = colour
     return image
 
