@@ -14,19 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daz_depthmap.camera import Camera, camera_from_header, fit_rotation, rotation_angle, rotation_from_header
 from daz_depthmap.exr import DepthReadError, read_depth, read_vectors, valid_depth
 from daz_depthmap.mapping import depth_stats, depth_window, map_linear
 from daz_depthmap.normals import (
-    Camera,
     NormalParams,
-    camera_from_header,
     encode_normals,
-    fit_rotation,
     normal_map_from_canvas,
     normal_map_from_depth,
     normals_from_depth,
-    rotation_angle,
-    rotation_from_header,
 )
 from daz_depthmap.output import encode_png
 from daz_depthmap.synthetic import Sphere, figure_scene, render_canvases, rotation_matrix, to_world
