@@ -465,6 +465,18 @@ def read_depth(
     return DepthImage(depth, valid_depth(depth), label, tuple(c[0] for c in flat), path.name, tuple(notes))
 
 
+def header_attributes(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The attributes of an EXR file's first part, but its channel list (a renderer's camera, ``worldToCamera``);
+    empty for a file whose header cannot be read (the read that needs its pixels says why)."""
+    path = Path(path)
+    try:
+        _check_file(path)
+        head = _open(path, header_only=True)
+        return {str(k): v for k, v in head.parts[0].header.items() if k != "channels"}
+    except (DepthReadError, IndexError, AttributeError):
+        return {}
+
+
 def _paste(path: Path, pixels: np.ndarray, part: _Part, fill: float = np.nan) -> tuple[np.ndarray, list[str]]:
     dx0, dy0, dx1, dy1 = part.data_window
     wx0, wy0, wx1, wy1 = part.display_window

@@ -13,6 +13,8 @@ MASK_SUFFIX = ".mask.png"
 REGIONS_SUFFIX = ".regions.png"
 TEST_SUFFIX = ".test.png"
 RECIPE_SUFFIX = ".recipe.json"
+NORMAL_SUFFIX = ".normal.png"
+BEAUTY_SUFFIX = ".beauty.png"
 
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
