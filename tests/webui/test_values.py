@@ -67,7 +67,7 @@ def test_the_index_keeps_the_first_component_of_an_id_and_only_ids_it_needs() ->
         first = gr.Image(elem_id="img2img_controlnet_ControlNet-0_input_image")
         again = gr.Image(elem_id="img2img_controlnet_ControlNet-0_input_image")
         width = gr.Slider(elem_id="txt2img_width")
-        other = gr.Textbox(elem_id="txt2img_prompt")
+        other = gr.Textbox(elem_id="txt2img_negative_prompt")
         mask = gr.Image(elem_id="img_inpaint_mask")
     for component in (first, again, width, other, mask, object()):
         index.add(component)
