@@ -3,17 +3,34 @@
 python -m daz_depthmap [--depth_cutoff N|histo|auto] [--compress_map] [--noise] [--mask] FILE.exr [FILE.exr ...]
 
 The options' flags, help texts and bounds come from :data:`daz_depthmap.params.OPTIONS`.
+
+Canvas sets
+-----------
+The files given are grouped by :func:`daz_depthmap.canvas.group_canvases`: the canvases of one DAZ Studio render
+(``scene-Canvas2-Depth.exr``, ``scene-Canvas3-Normal.exr``, ``scene-Canvas1-Beauty.exr``, and ``scene.png`` as the
+render) are one item of the batch, named after the scene, at the position of its first file among the arguments.
+Its outputs are named after the scene: ``scene.depth.png`` (and ``.mask``, ``.regions``, ``.test``) from its Depth
+canvas, ``scene.normal.png`` with ``--normal`` (or ``--normal_from_depth``), ``scene.beauty.png`` from a Beauty
+canvas (a PNG/JPEG render is not rewritten). Any other ``.exr`` is a plain depth file, mapped and named as before;
+a file that fits nothing is one error line.
+
+A set fails as a whole: when any part it writes cannot be read or made (its Depth canvas, its Normal canvas with
+``--normal``, its Beauty canvas; sizes that differ inside the set), it is one error line naming the file and the
+problem, and nothing is written for it: every output of a set is encoded first and written by one
+:func:`~daz_depthmap.output.save_outputs` call at the end. ``--normal`` for a set without a Normal canvas (and
+without ``--normal_from_depth``) is a warning, not a failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,11 +47,25 @@ from .bands import (
     paint_bands,
     suggested_plan,
 )
+from .beauty import read_beauty
+from .canvas import CanvasFile, CanvasGrouping, CanvasSet, group_canvases
+from .canvas_maps import BACKGROUNDS, CONVENTIONS, NormalOptions, describe_normals, set_normal_map
 from .exr import DepthImage, DepthReadError, MissingBindingsError, NoDepthChannelError, read_depth
 from .histogram import advice_lines
 from .library_output import native_stderr_silenced
 from .mapping import DepthStats, DepthWindow, depth_stats, to_8bit
-from .naming import REGIONS_SUFFIX, TEST_SUFFIX, StemClaims, output_path, output_paths, shown_name, stem_of
+from .naming import (
+    BEAUTY_SUFFIX,
+    NORMAL_SUFFIX,
+    REGIONS_SUFFIX,
+    TEST_SUFFIX,
+    StemClaims,
+    output_path,
+    output_paths,
+    shown_name,
+    stem_of,
+)
+from .normals import LARGE_ERROR_DEG, NormalMap
 from .output import save_outputs, write_atomic
 from .params import MAX_PIXELS, OPTIONS, DepthParams, Option, parse_cutoff
 from .pipeline import DepthMap, NoDepthError, render, window_of
@@ -96,9 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m daz_depthmap",
         description="Turn depth EXRs (DAZ Studio Iray depth canvas, Blender Z, ...) into ControlNet depth maps: "
-        "near is white, far is black. Writes NAME.depth.png (and NAME.mask.png) next to each input.",
+        "near is white, far is black. Writes NAME.depth.png (and NAME.mask.png) next to each input. The canvases of "
+        "one DAZ Studio render given together (SCENE-Canvas2-Depth.exr, SCENE-Canvas3-Normal.exr, "
+        "SCENE-Canvas1-Beauty.exr, SCENE.png) are one set, whose outputs are named SCENE.*.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE.exr", help="one or more .exr files")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE.exr",
+        help="one or more .exr files: depth files, and canvases named SCENE-CANVAS-TYPE.exr (with the render "
+        "SCENE.png or .jpg, which must come with its canvases)",
+    )
     for option in OPTIONS:
         add_option(parser, option)
     bands = parser.add_argument_group("depth bands and region maps")
@@ -157,10 +196,103 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write NAME.test.png: each band in its colour",
     )
+    add_normal_arguments(parser)
     parser.add_argument("--out_dir", "--out-dir", type=Path, default=None, help="write outputs here")
     add_max_pixels_argument(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems and histogram advice")
     return parser
+
+
+def add_normal_arguments(parser: argparse.ArgumentParser) -> None:
+    """The "canvas sets: normal maps" group: ``--normal`` and how the map is made."""
+    normals = parser.add_argument_group(
+        "canvas sets: normal maps",
+        "A set is recognised from the file names given: SCENE-CANVAS-TYPE.exr, TYPE Depth, Normal or Beauty. It "
+        "writes SCENE.depth.png (and the other depth outputs) from its Depth canvas, SCENE.normal.png with "
+        "--normal, SCENE.beauty.png from a Beauty canvas (sRGB, 8-bit; a PNG/JPEG render is not rewritten). A set "
+        "fails as a whole: if any part it writes cannot be read or made, or its canvases differ in size, nothing "
+        "is written for it and the batch goes on. The options below need --normal or --normal_from_depth.",
+    )
+    normals.add_argument(
+        "--normal",
+        action="store_true",
+        help="also write SCENE.normal.png from each set's Normal canvas (a set without one is a warning)",
+    )
+    normals.add_argument(
+        "--normal_from_depth",
+        "--normal-from-depth",
+        action="store_true",
+        help="implies --normal; compute the normals from the depth when a set has no Normal canvas (a plain "
+        "depth file gets NAME.normal.png too)",
+    )
+    normals.add_argument(
+        "--normal_convention",
+        "--normal-convention",
+        choices=list(CONVENTIONS),
+        default=None,
+        help="bae: control_v11p_sd15_normalbae / DSINE colours (default); sd15: ControlNet 1.0's channel order",
+    )
+    normals.add_argument(
+        "--normal_background",
+        "--normal-background",
+        choices=list(BACKGROUNDS),
+        default=None,
+        help="pixels without a normal: the colour of a camera-facing normal (camera, the default) or black",
+    )
+    normals.add_argument(
+        "--focal_mm",
+        "--focal-mm",
+        type=_millimetres,
+        default=None,
+        metavar="MM",
+        help="the camera's focal length (default: the EXR header's, else DAZ Studio's 65 mm)",
+    )
+    normals.add_argument(
+        "--film_mm",
+        "--film-mm",
+        type=_millimetres,
+        default=None,
+        metavar="MM",
+        help="the camera's film width (default: the EXR header's, else 36 mm)",
+    )
+
+
+def _millimetres(text: str) -> float:
+    """An argparse type: a positive, finite number of millimetres."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of millimetres, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of millimetres, got {text!r}")
+    return value
+
+
+def _normal_options(args: argparse.Namespace) -> NormalOptions | None:
+    """The normal map options, ``None`` without --normal / --normal_from_depth (then the other normal flags are
+    refused: they would do nothing)."""
+    given = [
+        flag
+        for flag, value in (
+            ("--normal_convention", args.normal_convention),
+            ("--normal_background", args.normal_background),
+            ("--focal_mm", args.focal_mm),
+            ("--film_mm", args.film_mm),
+        )
+        if value is not None
+    ]
+    if not (args.normal or args.normal_from_depth):
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise ValueError(f"{', '.join(given)} {verb} only with --normal or --normal_from_depth")
+        return None
+    return NormalOptions(
+        args.normal_convention or "bae",
+        args.normal_background or "camera",
+        args.focal_mm,
+        args.film_mm,
+        args.normal_from_depth,
+    )
 
 
 def _band_spec(text: str | None, invert: bool) -> BandPlan | str | None:
@@ -220,8 +352,8 @@ def _band_lines(plan: BandPlan, index: np.ndarray, window: DepthWindow) -> list[
 
 @dataclass(frozen=True)
 class FileReport:
-    """What the command line says about a file it wrote: one summary line, and warnings (one line each); the plan
-    and map it was written with (for --save_recipe)."""
+    """What the command line says about a file or set it wrote: one summary line, and warnings (one line each); the
+    plan and map its depth was written with (for --save_recipe)."""
 
     summary: str
     warnings: list[str]
@@ -229,19 +361,41 @@ class FileReport:
     result: DepthMap | None = None
 
 
-def process_file(
-    path: Path,
-    job: Job,
-    out_dir: Path | None,
-    max_pixels: int,
-    out: TextIO,
-    protect: Sequence[Path],
-    stem: str | None = None,
-) -> FileReport:
-    """Read, map and write one file. Raises on any problem with this file."""
+class NothingToWrite(Exception):
+    """A canvas set with no part the command line can write (said in one line)."""
+
+
+@dataclass
+class _Outputs:
+    """What one file or set will write (nothing is written until all of it is made), and what its line says."""
+
+    outputs: list[tuple[Path, np.ndarray]] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    plan: BandPlan | None = None
+    result: DepthMap | None = None
+    image: DepthImage | None = None
+    size: tuple[str, int, int] | None = None  # (what, width, height) of the first part read: the set's size
+
+    def check_size(self, path: Path, what: str, width: int, height: int) -> None:
+        """Refuse a part of another size than the set's first (naming both files)."""
+        if self.size is None:
+            self.size = (f"the {what} {path.name}", width, height)
+            return
+        other, other_width, other_height = self.size
+        if (other_width, other_height) != (width, height):
+            raise DepthReadError(
+                path,
+                f"the {what} is {width}x{height} pixels but {other} is {other_width}x{other_height}: they must come "
+                "from the same render at the same size",
+            )
+
+
+def _depth_outputs(
+    path: Path, job: Job, out_dir: Path | None, max_pixels: int, out: TextIO, protect: Sequence[Path], stem: str | None
+) -> _Outputs:
+    """Read and map one depth file: the depth map and what the options add (mask, regions, test colours)."""
     params = job.params
-    if path.suffix.lower() != ".exr":
-        raise DepthReadError(path, "input files must end in .exr")
     image = read_depth(path, params.channel, max_pixels)
     stats = depth_stats(image.depth, image.valid)
     try:
@@ -274,7 +428,6 @@ def process_file(
     if job.test_colours and index is not None:
         test = paint_bands(to_8bit(result.depth), index, plan or BandPlan())
         outputs.append((output_path(path, TEST_SUFFIX, out_dir, stem), test))
-    written = save_outputs(outputs, protect)
     parts = [
         f"channel {image.channel}",
         f"{image.width}x{image.height}",
@@ -290,7 +443,168 @@ def process_file(
         levels = ", ".join(str(band.levels) for band in plan.bands)
         parts.append(f"{len(plan.bands)} bands split at {splits} ({levels} levels)")
     parts.extend(notes)
-    return FileReport(f"{', '.join(parts)} -> {', '.join(p.name for p in written)}", result.warnings, plan, result)
+    made = _Outputs(outputs, parts, list(result.warnings), plan, result, image)
+    made.check_size(path, "Depth canvas", image.width, image.height)
+    return made
+
+
+def _normal_warnings(result: NormalMap) -> list[str]:
+    """The notes of a normal map a user must hear (on stderr, also with -q): the ones
+    :func:`~daz_depthmap.normals.normal_map_from_canvas` puts first (world space found or a rotation applied, a
+    large disagreement with the depth, an empty canvas) and the count of NaN or infinite pixels (its last note)."""
+    report = result.report
+    height, width = result.image.shape[:2]
+    leading = sum(
+        (
+            report.looks_world or (report.rotation is not None and report.rotation_source != "given"),
+            report.depth_error_deg is not None and report.depth_error_deg > LARGE_ERROR_DEG,
+            report.background_pixels >= height * width,
+        )
+    )
+    warnings = list(report.notes[:leading])
+    if report.nonfinite_pixels and report.notes and report.notes[-1] not in warnings:
+        warnings.append(report.notes[-1])
+    return warnings
+
+
+def _no_normal_hint(scene: str | None, has_depth: bool) -> str:
+    """Why a file or set asked for a normal map has none, and how to get one."""
+    if scene is None:
+        return (
+            "no normal map: a plain depth file has no Normal canvas; add --normal_from_depth to compute the normals "
+            "from its depth, or give the render's canvases as SCENE-CanvasN-Depth.exr and SCENE-CanvasN-Normal.exr"
+        )
+    if not has_depth:
+        return "no normal map: the set has no Normal canvas, and no Depth canvas to compute one from"
+    return (
+        f"no normal map: the set has no Normal canvas (give {scene}-CanvasN-Normal.exr of the same render with it), "
+        "or add --normal_from_depth to compute the normals from the depth"
+    )
+
+
+def _add_normals(
+    made: _Outputs,
+    normal: Path | None,
+    depth_path: Path | None,
+    options: NormalOptions,
+    max_pixels: int,
+    target: Path,
+    scene: str | None = None,
+) -> str | None:
+    """Make the normal map (from the Normal canvas, or from the depth with --normal_from_depth) into ``made``;
+    returns how it was made, for the summary. Without a source it is ``None`` and a warning saying how to get one
+    (``scene``: the set's, ``None`` for a plain depth file)."""
+    depth = made.image
+    try:
+        result = set_normal_map(normal, depth, depth_path if depth is not None else None, options, max_pixels)
+    except ValueError as exc:
+        raise DepthReadError(normal or depth_path or target, str(exc)) from None
+    if result is None:
+        made.warnings.append(_no_normal_hint(scene, depth is not None))
+        return None
+    height, width = result.image.shape[:2]
+    if normal is not None:
+        made.check_size(normal, "Normal canvas", width, height)
+    made.outputs.append((target, result.image))
+    made.warnings.extend(_normal_warnings(result))
+    return describe_normals(result)
+
+
+def _add_beauty(made: _Outputs, beauty: CanvasFile, max_pixels: int, target: Path) -> str:
+    """The set's beauty: a Beauty canvas tone-mapped to 8-bit sRGB into ``made``; a render image is left as it is.
+    Returns what was done, for the summary."""
+    name = shown_name(beauty.path.name)
+    if beauty.kind == "render":
+        return f"{name}, the render as saved (not rewritten)"
+    try:
+        image = read_beauty(beauty.path, max_pixels).image
+    except ValueError as exc:
+        raise DepthReadError(beauty.path, str(exc)) from None
+    made.check_size(beauty.path, "Beauty canvas", image.shape[1], image.shape[0])
+    made.outputs.append((target, image))
+    return f"Beauty canvas {name} exposed and sRGB-encoded"
+
+
+def process_file(
+    path: Path,
+    job: Job,
+    out_dir: Path | None,
+    max_pixels: int,
+    out: TextIO,
+    protect: Sequence[Path],
+    stem: str | None = None,
+    normals: NormalOptions | None = None,
+) -> FileReport:
+    """Read, map and write one depth file (with ``normals``: its normal map, computed from the depth with
+    ``from_depth``). Raises on any problem with this file; then nothing is written."""
+    if path.suffix.lower() != ".exr":
+        raise DepthReadError(path, "input files must end in .exr")
+    made = _depth_outputs(path, job, out_dir, max_pixels, out, protect, stem)
+    if normals is not None:
+        target = output_path(path, NORMAL_SUFFIX, out_dir, stem)
+        described = _add_normals(made, None, path, normals, max_pixels, target)
+        if described is not None:
+            made.parts.append(described)
+    written = save_outputs(made.outputs, protect)
+    return FileReport(f"{', '.join(made.parts)} -> {', '.join(p.name for p in written)}", made.warnings,
+                      made.plan, made.result)  # fmt: skip
+
+
+def _listing(canvas_set: CanvasSet) -> str:
+    """The files of a set, by part, and the ones it does not use."""
+    named = [
+        f"{f.type if f.is_canvas else 'render'} {shown_name(f.path.name)}"
+        for f in (canvas_set.depth, canvas_set.normal, canvas_set.beauty)
+        if f is not None
+    ]
+    others = ", ".join(shown_name(f.path.name) for f in canvas_set.others)
+    unused = f" (not used: {others})" if others else ""
+    return f"canvas set: {', '.join(named) or 'no Depth, Normal or Beauty canvas'}{unused}"
+
+
+def _nothing_to_write(canvas_set: CanvasSet, asked_normal: bool) -> str:
+    """Why a set wrote nothing (a set without a part, or with only a Normal canvas and no --normal)."""
+    if canvas_set.normal is not None and not asked_normal:
+        return "nothing to write for this set: add --normal to convert its Normal canvas"
+    found = ", ".join(
+        f"the {f.type} canvas {shown_name(f.path.name)}" if f.is_canvas else f"the render {shown_name(f.path.name)}"
+        for f in canvas_set.files
+    )
+    return f"nothing to write for this set: it has no Depth, Normal or Beauty canvas, only {found}"
+
+
+def process_set(
+    canvas_set: CanvasSet,
+    job: Job,
+    normals: NormalOptions | None,
+    out_dir: Path | None,
+    max_pixels: int,
+    out: TextIO,
+    protect: Sequence[Path],
+    stem: str,
+) -> FileReport:
+    """Read, map and write the parts of one canvas set, its outputs named ``stem`` beside its first part (or in
+    ``out_dir``). Raises on any problem with any part it writes; then nothing of the set is written."""
+    source = canvas_set.files[0].path
+    depth = canvas_set.depth
+    made = _depth_outputs(depth.path, job, out_dir, max_pixels, out, protect, stem) if depth else _Outputs()
+    sections = [_listing(canvas_set), "depth: " + (", ".join(made.parts) if depth else "no Depth canvas, no depth map")]
+    normal = canvas_set.normal.path if canvas_set.normal is not None else None
+    if normals is not None:
+        target = output_path(source, NORMAL_SUFFIX, out_dir, stem)
+        depth_path = depth.path if depth else None
+        described = _add_normals(made, normal, depth_path, normals, max_pixels, target, canvas_set.scene)
+        sections.append(f"normals: {described or 'no normal map'}")
+    elif normal is not None:
+        sections.append("normals: the Normal canvas is not converted without --normal")
+    if canvas_set.beauty is not None:
+        target = output_path(source, BEAUTY_SUFFIX, out_dir, stem)
+        sections.append("beauty: " + _add_beauty(made, canvas_set.beauty, max_pixels, target))
+    if not made.outputs:
+        raise NothingToWrite(_nothing_to_write(canvas_set, normals is not None))
+    written = save_outputs(made.outputs, protect)
+    return FileReport(f"{'; '.join(sections)} -> {', '.join(p.name for p in written)}", made.warnings, made.plan,
+                      made.result)  # fmt: skip
 
 
 def _recipe_job(args: argparse.Namespace, params: DepthParams) -> tuple[DepthParams, BandPlan]:
@@ -324,8 +638,67 @@ def _out_dir_problem(out_dir: Path | None) -> str | None:
     return None
 
 
+#: Why a file that fits no set is refused (the start of the sentence is the command line's old one).
+REFUSED = "input files must end in .exr, or be a PNG/JPEG render given with its scene's canvases"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of a batch: a canvas set, a plain depth file, or a file that fits neither (``refused`` says why).
+
+    ``path`` is the file given (a set's first part: its outputs go beside it)."""
+
+    path: Path
+    files: CanvasSet | None = None
+    refused: str = ""
+
+    @property
+    def is_set(self) -> bool:
+        """A canvas set (not a plain depth file, which is a set of one depth that is no canvas)."""
+        return self.files is not None and not (self.files.depth is not None and not self.files.depth.is_canvas)
+
+    @property
+    def name(self) -> str:
+        return self.files.scene if self.is_set and self.files is not None else self.path.name
+
+    @property
+    def stem(self) -> str:
+        return self.name if self.is_set else stem_of(self.path.name)
+
+
+def batch_items(paths: Sequence[Path], grouping: CanvasGrouping) -> list[Item]:
+    """The items of a batch in the order given: a plain file or a refused file at each of its places (as before
+    sets), a canvas set once, at its first file's place."""
+    index_of = {f.path: i for i, found in enumerate(grouping.sets) for f in found.files}
+    refused = dict(grouping.ignored)
+    items: list[Item] = []
+    done: set[int] = set()
+    for path in paths:
+        index = index_of.get(path)
+        if index is None:
+            items.append(Item(path, refused=f"{REFUSED} ({refused.get(path, 'not recognised')})"))
+            continue
+        item = Item(grouping.sets[index].files[0].path, grouping.sets[index])
+        if not item.is_set:
+            items.append(Item(path, item.files))
+        elif index not in done:
+            done.add(index)
+            items.append(item)
+    return items
+
+
+def _problem(exc: BaseException, in_set: bool) -> str:
+    """The error line's text for a failure: in a set, the file named first."""
+    if isinstance(exc, DepthReadError):
+        text = str(exc) if in_set else exc.problem
+        return f"{text} with --channel NAME" if isinstance(exc, NoDepthChannelError) else text
+    if isinstance(exc, (OSError, MemoryError, NothingToWrite)):
+        return str(exc)
+    return f"unexpected failure ({type(exc).__name__}: {exc})"  # a bug or an unforeseen failure: one line
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the command line; returns the exit status (0 all written, 1 some file failed, 2 bad usage).
+    """Run the command line; returns the exit status (0 all written, 1 some file or set failed, 2 bad usage).
 
     stdout carries only what was asked for (summaries, histogram advice); every problem is one line on stderr, and
     OpenEXR's own output is kept out of both.
@@ -338,6 +711,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         bands = _band_spec(args.bands, params.invert)
         if args.recipe is not None:
             params, bands = _recipe_job(args, params)
+        normals = _normal_options(args)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=err)
         return 2
@@ -351,49 +725,49 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         print(f"error: {problem}", file=err)
         return 2
     paths = [Path(f) for f in args.files]
+    items = batch_items(paths, group_canvases(paths))
     failed = 0
     started = time.perf_counter()
     claims = StemClaims()  # two inputs whose outputs would share a name: the second's get "-2"
     saved_recipe = False
-    for number, path in enumerate(paths, 1):
-        name = shown_name(path.name)
-        prefix = f"[{number}/{len(paths)}] {name}" if len(paths) > 1 else name
-        folder = args.out_dir if args.out_dir is not None else path.parent
-        stem = claims.claim(stem_of(path.name), path.resolve(), folder)
+    for number, item in enumerate(items, 1):
+        name = shown_name(item.name)
+        prefix = f"[{number}/{len(items)}] {name}" if len(items) > 1 else name
+        if item.refused:
+            failed += 1
+            print(f"{prefix}: error: {item.refused}", file=err)
+            continue
+        folder = args.out_dir if args.out_dir is not None else item.path.parent
+        owner = ("set", item.path.resolve()) if item.is_set else item.path.resolve()
+        stem = claims.claim(item.stem, owner, folder)
+        for conflict in item.files.conflicts if item.files is not None else ():
+            print(f"{prefix}: warning: {conflict}", file=err)
         try:
             with native_stderr_silenced():  # OpenEXR's C library prints per bad chunk: this process is ours
-                report = process_file(path, job, args.out_dir, args.max_pixels, out, paths, stem)
-        except NoDepthChannelError as exc:
+                if item.is_set and item.files is not None:
+                    report = process_set(item.files, job, normals, args.out_dir, args.max_pixels, out, paths, stem)
+                else:
+                    report = process_file(item.path, job, args.out_dir, args.max_pixels, out, paths, stem, normals)
+        except Exception as exc:  # every failure is one line, and the batch goes on
             failed += 1
-            print(f"{prefix}: error: {exc.problem} with --channel NAME", file=err)
-        except DepthReadError as exc:
-            failed += 1
-            print(f"{prefix}: error: {exc.problem}", file=err)
-        except (OSError, MemoryError) as exc:
-            failed += 1
-            print(f"{prefix}: error: {exc}", file=err)
-        except Exception as exc:  # a bug or an unforeseen failure: one line, and the batch goes on
-            failed += 1
-            print(f"{prefix}: error: unexpected failure ({type(exc).__name__}: {exc})", file=err)
-        else:
-            for warning in report.warnings:
-                print(f"{prefix}: warning: {warning}", file=err)
-            if args.save_recipe is not None and report.result is not None and not saved_recipe:
-                recipe = freeze_recipe(params, report.plan or BandPlan(), report.result.window)
-                try:
-                    write_atomic(args.save_recipe, recipe_to_json(recipe).encode("utf-8"), paths)
-                    saved_recipe = True
-                    print(f"{prefix}: recipe saved to {shown_name(str(args.save_recipe))}", file=out)
-                except OSError as exc:
-                    print(f"{prefix}: error: recipe not saved: {exc}", file=err)
-            if not args.quiet:
-                renamed = (
-                    f" (renamed: another input in this run writes {stem_of(path.name)}.*)"
-                    if stem != stem_of(path.name)
-                    else ""
-                )
-                print(f"{prefix}: {report.summary}{renamed}", file=out)
-    if len(paths) > 1 and not args.quiet:
-        done = len(paths) - failed
-        print(f"{done} of {len(paths)} files written in {time.perf_counter() - started:.1f} s", file=out)
+            print(f"{prefix}: error: {_problem(exc, item.is_set)}", file=err)
+            continue
+        for warning in report.warnings:
+            print(f"{prefix}: warning: {warning}", file=err)
+        if args.save_recipe is not None and report.result is not None and not saved_recipe:
+            recipe = freeze_recipe(params, report.plan or BandPlan(), report.result.window)
+            try:
+                write_atomic(args.save_recipe, recipe_to_json(recipe).encode("utf-8"), paths)
+                saved_recipe = True
+                print(f"{prefix}: recipe saved to {shown_name(str(args.save_recipe))}", file=out)
+            except OSError as exc:
+                print(f"{prefix}: error: recipe not saved: {exc}", file=err)
+        if not args.quiet:
+            renamed = f" (renamed: another input in this run writes {item.stem}.*)" if stem != item.stem else ""
+            print(f"{prefix}: {report.summary}{renamed}", file=out)
+    if len(items) > 1 and not args.quiet:
+        done = len(items) - failed
+        sets = sum(item.is_set for item in items)
+        what = "files" if not sets else "sets" if sets == len(items) else "sets and files"
+        print(f"{done} of {len(items)} {what} written in {time.perf_counter() - started:.1f} s", file=out)
     return 1 if failed else 0
