@@ -656,3 +656,46 @@ def test_recipe_export_then_import_into_another_file(two: Tab, tmp_path: Path):
     broken.write_text('{"format": "daz-depthmap-recipe", "version": 9}')
     out = two.run("import_recipe", "upload", two.session, SimpleNamespace(name=str(broken), orig_name="broken.json"))
     assert _plain(out["status"]).startswith("⚠ broken.json: ") and "version" in out["status"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Canvas sets
+
+
+@pytest.fixture
+def canvas_set(tmp_path: Path) -> list[Path]:
+    """A DAZ render's canvases: Depth and Normal EXRs, a Beauty EXR and the PNG render, of one small scene."""
+    import cv2
+
+    from daz_depthmap.synthetic import figure_scene, render_canvases, write_depth_exr, write_vectors_exr
+
+    scene = render_canvases(150, 200, figure_scene())
+    folder = tmp_path / "render"
+    folder.mkdir()
+    files = [folder / "figure-Canvas1-Depth.exr", folder / "figure-Canvas2-Normal.exr", folder / "figure.png"]
+    write_depth_exr(files[0], scene.depth)
+    write_vectors_exr(files[1], scene.normals, half=True)
+    cv2.imwrite(str(files[2]), np.full((150, 200, 3), 90, np.uint8))
+    return files
+
+
+def test_a_canvas_set_is_one_entry_with_normal_and_beauty_previews(tab: Tab, canvas_set: list[Path], png_reader):
+    out = tab.upload(*canvas_set)
+    assert out["files"]["choices"] == ["figure"] and out["files"]["value"] == "figure"
+    assert "Canvas set figure" in _plain(out["info"])
+    normal, beauty = out["preview_normal"], out["preview_beauty"]
+    assert normal["visible"] is True and beauty["visible"] is True
+    image = normal["value"]
+    assert image.ndim == 3 and image.shape[2] == 3 and image[0, 0].tolist() == [128, 128, 255]  # backdrop faces us
+    assert "camera" in _plain(out["normal_info"]).lower()
+    sd15 = tab.run("normal_convention", "input", tab.session, "sd15", "camera", False, None, None)
+    assert sd15["preview_normal"]["value"][0, 0].tolist() == [255, 128, 128]  # ControlNet 1.0's channel order
+    tab.run("normal_convention", "input", tab.session, "bae", "camera", False, None, None)
+    saved = tab.run("save", "click", tab.session)
+    normal_file = Path(_value(saved["normal_file"]))
+    assert normal_file.name == "figure.normal.png" and png_reader(normal_file).shape == (150, 200, 3)
+    assert _value(saved["beauty_file"]) is None  # a PNG render is used as it is, not rewritten
+    folder = tab.sessions.get(tab.session).folder
+    assert len(list(folder.iterdir())) == 3  # the set's parts are kept with its depth
+    tab.run("remove", "click", tab.session)
+    assert not folder.exists() or not any(folder.iterdir())  # and go with it

@@ -11,11 +11,12 @@ from pathlib import Path
 from ..bands import BandPlan
 from ..context import FullMaps
 from ..exr import DepthReadError
-from ..naming import REGIONS_SUFFIX, output_path, output_paths
+from ..naming import BEAUTY_SUFFIX, NORMAL_SUFFIX, REGIONS_SUFFIX, output_path, output_paths
 from ..output import save_outputs
 from ..recipe import Recipe, freeze_recipe
 from ..regions import RegionMap
 from .banding import LevelMode
+from .canvas_set import full_beauty, full_normal_map
 from .workspace import Shown
 
 log = logging.getLogger(__name__)
@@ -33,19 +34,30 @@ class WriteResult:
 
 
 def write_shown(shown: Shown, out_dir: str | os.PathLike[str], protect: Sequence[Path]) -> list[Path]:
-    """Write one file's depth PNG, its mask PNG when its ``mask`` option is on and its region map when a band in
-    use has a region number into ``out_dir``, atomically.
+    """Write one file's outputs into ``out_dir``, all after all were made (a set is never half written): the depth
+    PNG, the mask PNG when its ``mask`` option is on, the region map when a band in use has a region number, the
+    normal map when the set has a Normal canvas (or its normals come from the depth), and the beauty when it is a
+    Beauty canvas to tone-map (a render image is used as it is).
 
-    The full resolution is read from the file again. Never overwrites an input in ``protect``. Raises
+    The full resolution is read from the files again. Never overwrites an input in ``protect``. Raises
     ``DepthReadError``/``ValueError``/``OSError`` with a message for the user.
     """
     full = shown.render_full()
-    depth_path, mask_path = output_paths(shown.file.name, out_dir, shown.stem)
+    name = shown.file.name
+    depth_path, mask_path = output_paths(name, out_dir, shown.stem)
     outputs = [(depth_path, full.map.depth)]
     if shown.params.mask and full.map.mask is not None:
         outputs.append((mask_path, full.map.mask))
     if full.regions is not None:
-        outputs.append((output_path(shown.file.name, REGIONS_SUFFIX, out_dir, shown.stem), full.regions.image))
+        outputs.append((output_path(name, REGIONS_SUFFIX, out_dir, shown.stem), full.regions.image))
+    normal = full_normal_map(shown.file, shown.parts, shown.normal) if shown.has_normals else None
+    if normal is not None:
+        outputs.append((output_path(name, NORMAL_SUFFIX, out_dir, shown.stem), normal.image))
+    beauty = shown.parts.beauty
+    if beauty is not None and beauty.name.lower().endswith(".exr"):
+        converted = full_beauty(shown.file, shown.parts)
+        assert converted is not None
+        outputs.append((output_path(name, BEAUTY_SUFFIX, out_dir, shown.stem), converted.image))
     return save_outputs(outputs, protect)
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..beauty import IMAGE_SUFFIXES
 from ..naming import safe_stem
 from .workspace import Workspace
 
@@ -159,7 +160,7 @@ class SessionStore:
                         "remove files you no longer need and try again"
                     )
                 folder = session.folder or self._new_folder(session)
-                target = folder / f"{len(list(folder.iterdir())) + 1:03d}-{safe_stem(name)[:60]}.exr"
+                target = folder / f"{len(list(folder.iterdir())) + 1:03d}-{safe_stem(name)[:60]}{_kept_suffix(name)}"
                 shutil.move(str(source), target)
                 session.upload_bytes += size
                 return target
@@ -276,3 +277,10 @@ def _trim_heap() -> None:
         return
     with contextlib.suppress(OSError, AttributeError):  # musl or another libc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _kept_suffix(name: str) -> str:
+    """The suffix an upload is stored under: a render image keeps its own (it is read by it), anything else is
+    stored as ``.exr`` (whatever it is called, it is read as one and refused by its contents)."""
+    suffix = Path(name).suffix.lower()
+    return suffix if suffix in IMAGE_SUFFIXES else ".exr"

@@ -29,6 +29,9 @@ def file_info(shown: Shown) -> str:
         f"{format_depth(stats.nearest)} – {format_depth(stats.farthest)} · "
         f"{stats.invalid_count:,} background px ({share:.2g} %)",
     ]
+    if shown.parts.scene is not None:
+        lines.append(f"Canvas set {shown.parts.scene}: {shown.parts.describe()}")
+        lines.extend(shown.parts.notes)
     lines.extend(n for n in entry.notes if not n.startswith(f"channel {entry.channel}"))
     lines.append(f"Suggested cutoff: {entry.suggestion(shown.params.invert).reason}")
     lines.append(f"Saves as {shown.stem}.depth.png")

@@ -22,12 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from ..canvas import canvas_file, group_canvases
+from ..canvas_maps import NormalOptions
 from ..exr import DepthImage, DepthReadError, NoDepthChannelError, read_depth
 from ..mapping import DepthStats, depth_window
 from ..naming import StemClaims, safe_stem
 from ..params import DEFAULT_MAX_PIXELS, DepthParams
 from ..recipe import Recipe
 from .banding import LOOKS, BandSettings, LevelMode
+from .canvas_set import SetPart, SetParts, SetPreviews
 from .loaded import PREVIEW_SIDE, FullRender, LoadedFile, PixelInfo, Preview, round_to_step
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,14 @@ class Shown:
     view: int
     bands: BandSettings = field(default_factory=BandSettings)
     look: str = "depth"
+    parts: SetParts = field(default_factory=SetParts)
+    normal: NormalOptions = field(default_factory=NormalOptions)
+    previews: SetPreviews = field(default_factory=SetPreviews)
+
+    @property
+    def has_normals(self) -> bool:
+        """The set has a Normal canvas, or its normals are to be computed from the depth."""
+        return self.parts.normal is not None or self.normal.from_depth
 
     def render_preview(self) -> Preview:
         """The preview of this snapshot."""
@@ -71,6 +82,7 @@ class LoadResult:
     loaded: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    joined: list[str] = field(default_factory=list)  # "scene-Canvas3-Normal.exr → scene": parts that joined a set
 
 
 def settle_cutoffs(stats: DepthStats, params: DepthParams, kept: DepthParams | None = None) -> DepthParams:
@@ -125,6 +137,9 @@ class Workspace:
         self._files: list[LoadedFile] = []
         self._params: dict[str, DepthParams] = {}
         self._bands: dict[str, BandSettings] = {}
+        self._parts: dict[str, SetParts] = {}
+        self._normal: dict[str, NormalOptions] = {}
+        self._previews: dict[str, SetPreviews] = {}
         self._look = "depth"
         self._stems = StemClaims()
         self._current: str | None = None
@@ -160,8 +175,10 @@ class Workspace:
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the loaded files' arrays."""
-        return sum(f.nbytes for f in self.files)
+        """Memory held by the loaded files' arrays and their sets' previews."""
+        with self._lock:
+            previews = sum(p.nbytes for p in self._previews.values())
+        return sum(f.nbytes for f in self.files) + previews
 
     @property
     def log(self) -> list[str]:
@@ -192,10 +209,15 @@ class Workspace:
             return self._params[self.get(key).key]
 
     def stem(self, key: str) -> str:
-        """The output stem of a loaded file (unique among this workspace's files)."""
+        """The output stem of a loaded file (unique among this workspace's files): a set's scene name, else the
+        file's."""
         with self._lock:
             entry = self.get(key)
-            return self._stems.claim(safe_stem(entry.name), entry.key)
+            return self._stems.claim(safe_stem(self._stem_name(entry)), entry.key)
+
+    def _stem_name(self, entry: LoadedFile) -> str:
+        scene = self._parts[entry.key].scene if entry.key in self._parts else None
+        return f"{scene}.exr" if scene else entry.name
 
     def shown(self) -> Shown | None:
         """The file shown, its options, stem and the view number, taken together; ``None`` when nothing is loaded."""
@@ -206,8 +228,17 @@ class Workspace:
             return self._snapshot(entry)
 
     def _snapshot(self, entry: LoadedFile) -> Shown:
+        key = entry.key
         return Shown(
-            entry, self._params[entry.key], self.stem(entry.key), self._view, self._bands[entry.key], self._look
+            entry,
+            self._params[key],
+            self.stem(key),
+            self._view,
+            self._bands[key],
+            self._look,
+            self._parts[key],
+            self._normal[key],
+            self._previews[key],
         )
 
     def require_shown(self) -> Shown:
@@ -223,8 +254,14 @@ class Workspace:
             return [self._snapshot(f) for f in self._files]
 
     def protected(self) -> list[Path]:
-        """The files outputs must never overwrite: every loaded input."""
-        return [f.source for f in self.files]
+        """The files outputs must never overwrite: every loaded input, the parts of sets included."""
+        with self._lock:
+            parts = [p.path for parts in self._parts.values() for p in parts.files]
+        return [f.source for f in self.files] + parts
+
+    def parts(self, key: str) -> SetParts:
+        with self._lock:
+            return self._parts[self.get(key).key]
 
     # ----------------------------------------------------------------------------------------------------------
     # Loading
@@ -288,41 +325,113 @@ class Workspace:
     def load(self, sources: Iterable[Any]) -> LoadResult:
         """Load files in order; a file that fails gives a message and the others still load.
 
-        ``sources`` are paths or ``(path, shown name)`` pairs (an upload's path and its original name). The first
-        file loaded becomes the one shown. A file without a recognisable depth channel is shown on its R channel
-        (or its first one) with a warning, so the user can choose another.
+        ``sources`` are paths or ``(path, shown name)`` pairs (an upload's path and its original name). Files named
+        like the canvases of one DAZ Studio render (``scene-Canvas2-Depth.exr``, ``scene-Canvas3-Normal.exr``,
+        ``scene.png``) become one entry, keyed and named by the scene, shown by its depth; a Normal canvas or render
+        image whose scene is already loaded joins it. The first entry loaded becomes the one shown. A file without
+        a recognisable depth channel is shown on its R channel (or its first one) with a warning.
         """
         result = LoadResult()
+        given: dict[Path, tuple[Path, bool]] = {}  # the name a file is known by -> (where it is, uploaded)
         for source in sources:
             uploaded = isinstance(source, tuple)
             path, name = (Path(source[0]), source[1]) if uploaded else (Path(source), "")
-            name = name or path.name
-            try:
-                if not name.lower().endswith(".exr"):
-                    raise DepthReadError(Path(name), "not an .exr file (only OpenEXR depth files can be loaded)")
-                entry, warning = self._open(self._unique_key(name), path, name, uploaded)
-            except DepthReadError as exc:
-                result.errors.append(str(exc).replace(str(path), name))
+            known = Path(name or path.name) if uploaded else path
+            given.setdefault(known, (path, uploaded))
+        grouping = group_canvases(given)
+        order = {known: i for i, known in enumerate(given)}
+        items: list[tuple[int, Any]] = [(order[known], (known, reason)) for known, reason in grouping.ignored]
+        items += [(min(order[f.path] for f in found.files), found) for found in grouping.sets]
+        for _, found in sorted(items, key=lambda item: item[0]):  # in the order given
+            if isinstance(found, tuple):
+                known, reason = found
+                if not self._join(known, given[known], result):
+                    result.errors.append(f"{known.name}: {reason}; the tab loads depth .exr files and a set's canvases")
                 continue
-            except MemoryError:
-                result.errors.append(f"{name}: not enough memory to load this image")
+            if found.depth is None:
+                if not all([self._join(f.path, given[f.path], result) for f in found.files]):
+                    names = ", ".join(f.path.name for f in found.files)
+                    result.errors.append(
+                        f"{found.scene}: no Depth canvas among the files ({names}): the tab shows a set by its depth; "
+                        "drop its Depth canvas too"
+                    )
                 continue
-            except Exception as exc:  # a bug or an unforeseen failure: this file fails, logged; the others load
-                log.exception("daz_depthmap: loading %s failed", name)
-                result.errors.append(f"{name}: could not be loaded ({type(exc).__name__}: {exc})")
-                continue
-            if warning:
-                result.warnings.append(f"{name}: {warning}")
-            with self._lock:
-                self._files.append(entry)
-                self._params[entry.key] = self._initial_params(entry, self.defaults.channel)
-                self._bands[entry.key] = BandSettings()
-                self._stems.claim(safe_stem(entry.name), entry.key)  # in load order: the first keeps its name
-                if not result.loaded:
-                    self._current = entry.key
-                    self._view += 1
-            result.loaded.append(entry.key)
+            path, uploaded = given[found.depth.path]
+            canvas = found.depth.is_canvas
+            parts = SetParts(
+                found.scene if canvas else None,
+                self._part(found.normal, given),
+                self._part(found.beauty, given),
+                found.conflicts,
+            )
+            key_name = found.scene if canvas else found.depth.path.name
+            self._load_one(path, found.depth.path.name, key_name, uploaded, parts, result)
+            result.warnings.extend(found.conflicts)
         return result
+
+    @staticmethod
+    def _part(file: Any, given: dict[Path, tuple[Path, bool]]) -> SetPart | None:
+        if file is None:
+            return None
+        path, uploaded = given[file.path]
+        return SetPart(path, file.path.name, uploaded)
+
+    def _join(self, known: Path, where: tuple[Path, bool], result: LoadResult) -> bool:
+        """A Normal canvas or render image whose scene is loaded already joins that set; False when none is."""
+        file = canvas_file(known)
+        if file.kind not in ("normal", "beauty", "render"):
+            return False
+        with self._lock:
+            for key, parts in self._parts.items():
+                if parts.scene is not None and parts.scene.lower() == file.scene.lower():
+                    part = SetPart(where[0], known.name, where[1])
+                    if file.kind == "normal":
+                        self._parts[key] = SetParts(parts.scene, part, parts.beauty, parts.notes)
+                    else:
+                        self._parts[key] = SetParts(parts.scene, parts.normal, part, parts.notes)
+                    self._previews[key] = SetPreviews()
+                    result.joined.append(f"{known.name} → {key}")
+                    return True
+        return False
+
+    def _load_one(
+        self, path: Path, name: str, key_name: str, uploaded: bool, parts: SetParts, result: LoadResult
+    ) -> None:
+        try:
+            if not name.lower().endswith(".exr"):
+                raise DepthReadError(Path(name), "not an .exr file (only OpenEXR depth files can be loaded)")
+            entry, warning = self._open(self._unique_key(key_name), path, name, uploaded)
+        except DepthReadError as exc:
+            result.errors.append(str(exc).replace(str(path), name))
+            return
+        except MemoryError:
+            result.errors.append(f"{name}: not enough memory to load this image")
+            return
+        except Exception as exc:  # a bug or an unforeseen failure: this file fails, logged; the others load
+            log.exception("daz_depthmap: loading %s failed", name)
+            result.errors.append(f"{name}: could not be loaded ({type(exc).__name__}: {exc})")
+            return
+        if warning:
+            result.warnings.append(f"{name}: {warning}")
+        with self._lock:
+            self._files.append(entry)
+            self._params[entry.key] = self._initial_params(entry, self.defaults.channel)
+            self._bands[entry.key] = BandSettings()
+            self._parts[entry.key] = parts
+            self._normal[entry.key] = NormalOptions()
+            self._previews[entry.key] = SetPreviews()
+            self._stems.claim(safe_stem(self._stem_name(entry)), entry.key)  # in load order: the first keeps its name
+            if not result.loaded:
+                self._current = entry.key
+                self._view += 1
+        result.loaded.append(entry.key)
+
+    def set_normal_options(self, options: NormalOptions) -> Shown:
+        """The shown set's normal options (convention, background, camera, normals from the depth)."""
+        with self._lock:
+            shown = self.require_shown()
+            self._normal[shown.file.key] = options
+            return self.require_shown()
 
     # ----------------------------------------------------------------------------------------------------------
     # Changing what is shown
@@ -344,6 +453,9 @@ class Workspace:
             del self._files[index]
             del self._params[key]
             del self._bands[key]
+            del self._parts[key]
+            del self._normal[key]
+            del self._previews[key]
             self._stems.release(key)
             if self._current == key:
                 self._current = self._files[min(index, len(self._files) - 1)].key if self._files else None

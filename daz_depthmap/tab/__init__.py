@@ -88,7 +88,19 @@ def view_outputs(ui: TabLayout) -> list[Any]:
         ui.depth_file,
         ui.mask_file,
         ui.regions_file,
+        ui.normal_file,
+        ui.beauty_file,
         ui.look,
+        ui.normal_box,
+        ui.normal_convention,
+        ui.normal_background,
+        ui.normal_from_depth,
+        ui.focal_mm,
+        ui.film_mm,
+        ui.preview_normal,
+        ui.legend,
+        ui.normal_info,
+        ui.preview_beauty,
         ui.log,
         ui.status,
     ]
@@ -97,7 +109,7 @@ def view_outputs(ui: TabLayout) -> list[Any]:
 def _wire(h: TabHandlers, p: str) -> None:
     ui = h.ui
     view = view_outputs(ui)
-    files = [ui.depth_file, ui.mask_file, ui.regions_file]
+    files = [ui.depth_file, ui.mask_file, ui.regions_file, ui.normal_file, ui.beauty_file]
     previews = [ui.session, ui.preview_depth, ui.preview_mask, *files, ui.seed, ui.status]
     ui.upload.upload(h.guard(h.on_upload), [ui.session, ui.upload], [*view, ui.upload])
     ui.files.input(h.guard(h.on_select), [ui.session, ui.files], view)
@@ -124,6 +136,13 @@ def _wire(h: TabHandlers, p: str) -> None:
     ui.pick_near.click(None, [ui.picked], None, **compat.js(f"(v) => dazDepthmap.setCutoff('{p}', 'near', v)"))
     ui.save.click(h.guard(h.on_save), [ui.session], [ui.session, *files, ui.log, ui.status])
     ui.process_all.click(_process_all(h), [ui.session, ui.process_how], [ui.session, ui.log, ui.status])
+    normal_inputs = [ui.normal_convention, ui.normal_background, ui.normal_from_depth, ui.focal_mm, ui.film_mm]
+    normal_outputs = [ui.session, ui.normal_box, *normal_inputs, ui.preview_normal, ui.legend, ui.normal_info]
+    normal_outputs += [ui.preview_beauty, ui.log, ui.status]
+    for component in normal_inputs[:3]:
+        component.input(h.guard(h.on_normal_options), [ui.session, *normal_inputs], normal_outputs)
+    for component in normal_inputs[3:]:
+        compat.on_commit(component, h.guard(h.on_normal_options), [ui.session, *normal_inputs], normal_outputs)
     ui.export_recipe.click(h.guard(h.on_export_recipe), [ui.session], [ui.session, ui.recipe_file, ui.log, ui.status])
     ui.import_recipe.upload(h.guard(h.on_import_recipe), [ui.session, ui.import_recipe], view)
 

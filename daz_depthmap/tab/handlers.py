@@ -17,14 +17,24 @@ from typing import Any
 
 import gradio as gr
 
+from ..canvas_maps import CHANNEL_MEANINGS, NormalOptions, normal_legend
 from ..context import TabContext
 from ..exr import DepthReadError
-from ..naming import DEPTH_SUFFIX, MASK_SUFFIX, RECIPE_SUFFIX, REGIONS_SUFFIX, output_path
+from ..naming import (
+    BEAUTY_SUFFIX,
+    DEPTH_SUFFIX,
+    MASK_SUFFIX,
+    NORMAL_SUFFIX,
+    RECIPE_SUFFIX,
+    REGIONS_SUFFIX,
+    output_path,
+)
 from ..output import write_atomic
 from ..pipeline import window_warnings
 from ..recipe import RecipeError, recipe_from_json, recipe_to_json
 from ..session.banding import BandSettings, settings_from_page
 from ..session.batch import recipe_of, with_recipe, write_all, write_shown
+from ..session.canvas_set import beauty_preview, normal_preview
 from ..session.loaded import Preview, round_to_step
 from ..session.store import Session, SessionStore
 from ..session.view import empty_view, file_info, file_view, format_depth, live_reply
@@ -38,6 +48,8 @@ Updates = dict[Any, Any]
 
 #: An uploaded recipe larger than this is refused unread (a real one is a few KiB).
 MAX_RECIPE_BYTES = 1 << 20
+#: Side of the normal map legend, in pixels.
+LEGEND_SIDE = 120
 
 
 def markdown_text(text: str) -> str:
@@ -105,6 +117,8 @@ class TabHandlers:
             ui.depth_file: compat.update(value=None),
             ui.mask_file: compat.update(value=None, visible=False),
             ui.regions_file: compat.update(value=None, visible=False),
+            ui.normal_file: compat.update(value=None, visible=False),
+            ui.beauty_file: compat.update(value=None, visible=False),
         }
         if shown is None:
             out.update({ui.preview_depth: None, ui.preview_mask: compat.update(value=None, visible=False)})
@@ -160,11 +174,13 @@ class TabHandlers:
                     ui.near: compat.update(value=None, interactive=False),
                     ui.seed: compat.update(value=None, visible=False),
                     ui.histogram_data: json.dumps(self.page_view(session, empty_view(ws.view))),
+                    **self.hidden_set_previews(),
                 }
             )
             return {**out, **self.previews(None)[0]}
         previews, preview = self.previews(shown)
         assert preview is not None
+        previews.update(self.set_previews(session, shown))
         entry, params, payload = shown.file, shown.params, file_view(shown, preview.bands)
         channels = list(entry.channels)
         out.update({ui.options[name]: getattr(params, name) for name in ui.options})
@@ -201,8 +217,9 @@ class TabHandlers:
             except (ValueError, OSError) as exc:
                 refused.append(str(exc))
         result = session.workspace.load(sources)
+        kept = set(session.workspace.protected())  # loaded files and the parts of their sets
         for path, _name in sources:  # uploads that did not load are not kept
-            if not any(f.source == path for f in session.workspace.files):
+            if path not in kept:
                 self.sessions.forget_upload(session, path)
         count = len(result.loaded)
         message = f"Loaded {count} file{'s' if count != 1 else ''}." if count else ""
@@ -226,9 +243,13 @@ class TabHandlers:
 
     def on_remove(self, token: Any) -> Updates:
         session, out = self.open(token)
-        entry = session.workspace.remove(session.workspace.require_shown().file.key)
-        if entry.uploaded:
-            self.sessions.forget_upload(session, entry.source)
+        ws = session.workspace
+        key = ws.require_shown().file.key
+        parts = ws.parts(key)
+        entry = ws.remove(key)
+        uploads = [entry.source] if entry.uploaded else []
+        for path in [*uploads, *(part.path for part in parts.files if part.uploaded)]:
+            self.sessions.forget_upload(session, path)
         return {**out, **self.view(session), self.ui.status: markdown_text(f"Removed {entry.key}.")}
 
     def on_channel(self, token: Any, channel: str) -> Updates:
@@ -319,6 +340,62 @@ class TabHandlers:
         reply["ms"] = round((time.perf_counter() - started) * 1000, 2)
         return {**out, self.ui.live_done: json.dumps(reply)}
 
+    def hidden_set_previews(self) -> Updates:
+        ui = self.ui
+        hidden = compat.update(value=None, visible=False)
+        return {ui.preview_normal: hidden, ui.legend: hidden, ui.preview_beauty: hidden, ui.normal_info: ""}
+
+    def set_previews(self, session: Session, shown: Shown) -> Updates:
+        """The set's normal map (with its legend and what was found) and beauty previews, and its normal options;
+        a part that cannot be read says so in the status line and the Messages, the depth stays usable."""
+        ui, options = self.ui, shown.normal
+        out: Updates = {
+            **self.hidden_set_previews(),
+            ui.normal_box: compat.update(open=shown.has_normals),
+            ui.normal_convention: options.convention,
+            ui.normal_background: options.background,
+            ui.normal_from_depth: options.from_depth,
+            ui.focal_mm: options.focal_mm,
+            ui.film_mm: options.film_mm,
+        }
+        problems_found: list[str] = []
+        if shown.has_normals:
+            try:
+                normal = normal_preview(shown.file, shown.parts, options, shown.previews)
+            except (DepthReadError, ValueError, OSError) as exc:
+                problems_found.append(str(exc))
+            else:
+                legend = normal_legend(options.convention, LEGEND_SIDE)
+                out[ui.preview_normal] = compat.update(value=normal.image, visible=True)
+                out[ui.legend] = compat.update(value=legend, visible=True)
+                lines = [normal.summary, CHANNEL_MEANINGS[options.convention], *normal.notes[:2]]
+                out[ui.normal_info] = markdown_text("\n".join(lines))
+        if shown.parts.beauty is not None:
+            try:
+                beauty = beauty_preview(shown.file, shown.parts, shown.previews)
+            except (DepthReadError, OSError) as exc:
+                problems_found.append(str(exc))
+            else:
+                out[ui.preview_beauty] = compat.update(value=beauty, visible=True)
+        if problems_found:
+            out.update(self.tell(session, problems_found))
+        return out
+
+    def on_normal_options(
+        self, token: Any, convention: str, background: str, from_depth: bool, focal: Any, film: Any
+    ) -> Updates:
+        """Normal options changed: the set's normal preview again (depth previews are not touched)."""
+        session, out = self.open(token)
+        options = NormalOptions(
+            convention or "bae",
+            background or "camera",
+            None if focal in (None, "") else float(focal),
+            None if film in (None, "") else float(film),
+            bool(from_depth),
+        )
+        shown = session.workspace.set_normal_options(options)
+        return {**out, **self.set_previews(session, shown), self.ui.status: out.get(self.ui.status, "")}
+
     @staticmethod
     def requested_bands(ws: Any, data: dict[str, Any]) -> BandSettings | None:
         """The bands a live request carries (``None``: unchanged).
@@ -368,6 +445,8 @@ class TabHandlers:
         depth = next(p for p in written if p.name.endswith(DEPTH_SUFFIX))
         mask = next((p for p in written if p.name.endswith(MASK_SUFFIX)), None)
         regions = next((p for p in written if p.name.endswith(REGIONS_SUFFIX)), None)
+        normal = next((p for p in written if p.name.endswith(NORMAL_SUFFIX)), None)
+        beauty = next((p for p in written if p.name.endswith(BEAUTY_SUFFIX)), None)
         ui = self.ui
         shown = ws.require_shown()
         warnings = window_warnings(shown.file.window(shown.params))
@@ -381,6 +460,8 @@ class TabHandlers:
             ui.depth_file: compat.update(value=str(depth), visible=True),
             ui.mask_file: compat.update(value=str(mask) if mask else None, visible=mask is not None),
             ui.regions_file: compat.update(value=str(regions) if regions else None, visible=regions is not None),
+            ui.normal_file: compat.update(value=str(normal) if normal else None, visible=normal is not None),
+            ui.beauty_file: compat.update(value=str(beauty) if beauty else None, visible=beauty is not None),
             **told,
         }
 

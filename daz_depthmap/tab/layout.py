@@ -35,6 +35,13 @@ PREVIEW_LABELS = {
     "test": "Test colours: each band in its colour, shaded by depth",
     "regions": "Region map preview: what Regional Prompter gets",
 }
+#: The normal encodings offered (canvas_maps.CONVENTIONS).
+NORMAL_CONVENTIONS = ("bae", "sd15")
+NORMAL_HELP = (
+    "Drop a render's canvases together — `scene-Canvas1-Depth.exr`, `scene-Canvas2-Normal.exr`, `scene.png` (or a "
+    "Beauty canvas) — and they are one entry: Save also writes `scene.normal.png` (and `scene.beauty.png` from a "
+    "Beauty canvas)."
+)
 #: How Process all maps the files.
 PROCESS_CHOICES = ("each file with its own settings", "every file with this file's recipe")
 
@@ -105,12 +112,20 @@ class TabLayout:
     bits: gr.Radio
     options: dict[str, gr.Checkbox]  # by DepthParams field: compress_map, mask, invert, noise
     seed: gr.Number
+    normal_box: gr.Accordion  # a set's normal options (opened for sets with a Normal canvas)
+    normal_convention: gr.Radio
+    normal_background: gr.Radio
+    normal_from_depth: gr.Checkbox
+    focal_mm: gr.Number
+    film_mm: gr.Number
     save: gr.Button
     process_all: gr.Button
     remove: gr.Button
     depth_file: gr.File
     mask_file: gr.File
     regions_file: gr.File
+    normal_file: gr.File
+    beauty_file: gr.File
     process_how: gr.Radio  # each file with its own settings, or all with the shown file's recipe
     export_recipe: gr.Button
     import_recipe: gr.UploadButton
@@ -123,6 +138,10 @@ class TabLayout:
     look: gr.Radio  # the preview shows the depth map, the bands' test colours or the region map
     preview_depth: gr.Image
     preview_mask: gr.Image
+    preview_normal: gr.Image  # the set's normal map (hidden without one)
+    legend: gr.Image  # which colour faces which way
+    normal_info: gr.Markdown
+    preview_beauty: gr.Image  # the set's beauty render, for pose (hidden without one)
     pick: gr.Markdown
     pick_far: gr.Button
     pick_near: gr.Button
@@ -151,9 +170,9 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
         with gr.Row(equal_height=False, elem_classes=["dazdm-layout"]):
             with gr.Column(scale=2, min_width=320, elem_classes=["dazdm-side"]):
                 upload = gr.File(
-                    label="Depth EXR files (drop one or many)",
+                    label="Depth EXR files, or a render's canvases (drop one or many)",
                     file_count="multiple",
-                    file_types=[".exr"],
+                    file_types=[".exr", ".png", ".jpg", ".jpeg"],
                     height=120,
                     elem_id=f"{p}_upload",
                     elem_classes=["dazdm-upload"],
@@ -198,6 +217,40 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                         visible=defaults.noise,
                         elem_id=f"{p}_seed",
                     )
+                with gr.Accordion("Normal map (canvas sets)", open=False, elem_id=f"{p}_normal_box") as normal_box:
+                    gr.Markdown(NORMAL_HELP, elem_classes=["dazdm-normal-help"])
+                    with gr.Row():
+                        normal_convention = gr.Radio(
+                            list(NORMAL_CONVENTIONS),
+                            value="bae",
+                            label="Encoding",
+                            info="bae: normalbae / DSINE models; sd15: ControlNet 1.0's control_sd15_normal",
+                            elem_id=f"{p}_normal_convention",
+                        )
+                        normal_background = gr.Radio(
+                            ["camera", "black"],
+                            value="camera",
+                            label="Background",
+                            info="camera: facing you (128,128,255); black: no normal",
+                            elem_id=f"{p}_normal_background",
+                        )
+                    normal_from_depth = gr.Checkbox(
+                        False,
+                        label="Normals from the depth",
+                        info="For a set without a Normal canvas (or a lone depth file): computed from the float "
+                        "depth with the camera's focal length",
+                        elem_id=f"{p}_normal_from_depth",
+                    )
+                    with gr.Row():
+                        focal_mm = gr.Number(
+                            None,
+                            label="Focal length (mm)",
+                            info="empty: the EXR header's, else 65",
+                            elem_id=f"{p}_focal",
+                        )
+                        film_mm = gr.Number(
+                            None, label="Film width (mm)", info="empty: the header's, else 36", elem_id=f"{p}_film"
+                        )
                 with gr.Row(elem_classes=["dazdm-actions"]):
                     save = gr.Button("Save this file", variant="primary", scale=2, min_width=100, elem_id=f"{p}_save")
                     process_all = gr.Button("Process all", scale=2, min_width=100, elem_id=f"{p}_process_all")
@@ -209,6 +262,12 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                     mask_file = gr.File(label="Mask PNG", visible=False, interactive=False, elem_id=f"{p}_mask_file")
                     regions_file = gr.File(
                         label="Region map PNG", visible=False, interactive=False, elem_id=f"{p}_regions_file"
+                    )
+                    normal_file = gr.File(
+                        label="Normal map PNG", visible=False, interactive=False, elem_id=f"{p}_normal_file"
+                    )
+                    beauty_file = gr.File(
+                        label="Beauty PNG", visible=False, interactive=False, elem_id=f"{p}_beauty_file"
                     )
                 process_how = gr.Radio(
                     list(PROCESS_CHOICES),
@@ -280,6 +339,35 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                         elem_id=f"{p}_preview_mask",
                         elem_classes=["dazdm-preview"],
                     )
+                with gr.Row(elem_classes=["dazdm-set-previews"]):
+                    preview_normal = gr.Image(
+                        label="Normal map preview",
+                        interactive=False,
+                        visible=False,
+                        height=PREVIEW_HEIGHT // 2,
+                        show_download_button=False,
+                        elem_id=f"{p}_preview_normal",
+                        elem_classes=["dazdm-preview"],
+                    )
+                    with gr.Column(min_width=140, scale=0):
+                        legend = gr.Image(
+                            label="Which way",
+                            interactive=False,
+                            visible=False,
+                            height=130,
+                            show_download_button=False,
+                            elem_id=f"{p}_legend",
+                        )
+                        normal_info = gr.Markdown("", elem_id=f"{p}_normal_info", elem_classes=["dazdm-normal-info"])
+                    preview_beauty = gr.Image(
+                        label="Beauty (for the pose preprocessor)",
+                        interactive=False,
+                        visible=False,
+                        height=PREVIEW_HEIGHT // 2,
+                        show_download_button=False,
+                        elem_id=f"{p}_preview_beauty",
+                        elem_classes=["dazdm-preview"],
+                    )
                 with gr.Row(elem_classes=["dazdm-pick-row"]):
                     pick = gr.Markdown(PICK_HINT, elem_id=f"{p}_pick", elem_classes=["dazdm-pick"])
                     pick_far = gr.Button("Set far cutoff here", size="sm", visible=False, elem_id=f"{p}_pick_far")
@@ -300,12 +388,20 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
         bits=bits,
         options=options,
         seed=seed,
+        normal_box=normal_box,
+        normal_convention=normal_convention,
+        normal_background=normal_background,
+        normal_from_depth=normal_from_depth,
+        focal_mm=focal_mm,
+        film_mm=film_mm,
         save=save,
         process_all=process_all,
         remove=remove,
         depth_file=depth_file,
         mask_file=mask_file,
         regions_file=regions_file,
+        normal_file=normal_file,
+        beauty_file=beauty_file,
         process_how=process_how,
         export_recipe=export_recipe,
         import_recipe=import_recipe,
@@ -318,6 +414,10 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
         look=look,
         preview_depth=preview_depth,
         preview_mask=preview_mask,
+        preview_normal=preview_normal,
+        legend=legend,
+        normal_info=normal_info,
+        preview_beauty=preview_beauty,
         pick=pick,
         pick_far=pick_far,
         pick_near=pick_near,
