@@ -25,6 +25,7 @@ from .bridges.controlnet_a1111 import KEEP_MODEL, SdWebuiControlNet
 from .bridges.region_send import RegionSendBlock
 from .bridges.regional_prompter import ActiveBoxCollector, RegionalPrompter
 from .bridges.send import SendBlock, SendSettings
+from .bridges.set_send import SetSendBlock
 from .bridges.webui_controls import GenerationControls
 from .context import TabContext, TabHandles
 from .params import BITS, OPTION, DepthParams
@@ -186,6 +187,7 @@ class Extension:
         self.rp_boxes = ActiveBoxCollector(self.components)
         self.send_block: SendBlock | None = None  # the one in the tab built last
         self.region_block: RegionSendBlock | None = None
+        self.set_block: SetSendBlock | None = None
         self.sessions: SessionStore | None = None  # the users' files of the page built last
 
     def register(self, callbacks: Any) -> None:
@@ -206,6 +208,7 @@ class Extension:
         self.rp_boxes = ActiveBoxCollector(self.components)
         self.send_block = None
         self.region_block = None
+        self.set_block = None
         if self.sessions is not None:
             self.sessions.close()
             self.sessions = None
@@ -303,6 +306,13 @@ class Extension:
 
         def add(handles: TabHandles) -> None:
             self.send_block = SendBlock(
+                handles,
+                SdWebuiControlNet(self.components, hidden),
+                GenerationControls(self.components, hidden),
+                settings=self.send_settings,
+                elem_prefix=TAB_ID,
+            )
+            self.set_block = SetSendBlock(
                 handles,
                 SdWebuiControlNet(self.components, hidden),
                 GenerationControls(self.components, hidden),

@@ -61,12 +61,33 @@ def pick_model(preferred: str, models: list[str]) -> str:
     return same[0] if same else KEEP_MODEL
 
 
+#: ControlNet's control modes (its ``external_code.ControlMode`` values, the radio's choices).
+CONTROL_MODES = ("Balanced", "My prompt is more important", "ControlNet is more important")
+
+
 @dataclass(frozen=True)
 class UnitSettings:
-    """What a send sets in a unit around its image."""
+    """What a send sets in a unit around its image.
 
-    model: str | None = None  # None: leave the unit's model
-    set_preprocessor_model: bool = True  # False: leave preprocessor and model as they are
+    Attributes
+    ----------
+    model:
+        The model to choose; ``None``: leave the unit's model.
+    set_preprocessor_model:
+        False: leave preprocessor and model as they are.
+    preprocessors:
+        The preprocessor to choose: the first of these the unit offers (``("none",)`` for a finished map; a pose
+        send gives ``("dw_openpose_full", "openpose_full")``).
+    weight, guidance_end, control_mode:
+        Control weight, ending control step and control mode; ``None``: leave them.
+    """
+
+    model: str | None = None
+    set_preprocessor_model: bool = True
+    preprocessors: tuple[str, ...] = ("none",)
+    weight: float | None = None
+    guidance_end: float | None = None
+    control_mode: str | None = None
 
 
 class ControlNetUnit(Target):
@@ -83,6 +104,9 @@ class ControlNetUnit(Target):
         self.enable = index.get(self.enable_id)
         self.preprocessor = index.get(f"{prefix}_controlnet_preprocessor_dropdown")
         self.model = index.get(f"{prefix}_controlnet_model_dropdown")
+        self.weight = index.get(f"{prefix}_controlnet_control_weight_slider")
+        self.guidance_end = index.get(f"{prefix}_controlnet_ending_control_step_slider")
+        self.control_mode = index.get(f"{prefix}_controlnet_control_mode_radio")
         tick_id = f"{prefix}_controlnet_same_img2img_checkbox"
         self.tick_id = tick_id if tab == "img2img" and index.get(tick_id) is not None else None
         self._models = models
@@ -92,7 +116,8 @@ class ControlNetUnit(Target):
         return f"{self.tab} › ControlNet {self.label}"
 
     def outputs(self) -> list[Any]:
-        return [c for c in (self.image, self.enable, self.preprocessor, self.model) if c is not None]
+        found = (self.image, self.enable, self.preprocessor, self.model, self.weight, self.guidance_end)
+        return [c for c in (*found, self.control_mode) if c is not None]
 
     def reveal(self) -> Reveal:
         return Reveal(
@@ -109,6 +134,33 @@ class ControlNetUnit(Target):
         rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
         return {self.image: rgb}
 
+    def _balance(self, settings: UnitSettings, result: Configured) -> None:
+        """Weight, ending step and control mode, where asked and found."""
+        for component, value, what in (
+            (self.weight, settings.weight, "weight"),
+            (self.guidance_end, settings.guidance_end, "ending step"),
+        ):
+            if value is None:
+                continue
+            if component is None:
+                result.notes.append(f"{what} not set (its slider was not found)")
+            elif _balance_value(component, value) is None:
+                result.notes.append(f"{what} {value:g} not set (outside its slider)")
+            else:
+                result.updates[component] = value
+                result.done.append(f"{what} {value:g}")
+        if settings.control_mode is not None:
+            if self.control_mode is None:
+                result.notes.append("control mode not set (its radio was not found)")
+            elif settings.control_mode in choices_of(self.control_mode):
+                result.updates[self.control_mode] = settings.control_mode
+                result.done.append(f"control mode {settings.control_mode}")
+            else:
+                result.notes.append(f"control mode {settings.control_mode!r} not set (not among its choices)")
+
+    def preprocessor_choices(self) -> list[str]:
+        return choices_of(self.preprocessor) if self.preprocessor is not None else []
+
     def configure(self, settings: Any) -> Configured:
         settings = settings if isinstance(settings, UnitSettings) else UnitSettings()
         result = Configured()
@@ -117,15 +169,19 @@ class ControlNetUnit(Target):
             result.done.append("Enable")
         else:
             result.notes.append("Enable not ticked (its checkbox was not found)")
+        self._balance(settings, result)
         if not settings.set_preprocessor_model:
             return result
+        offered = choices_of(self.preprocessor) if self.preprocessor is not None else []
+        chosen = next((p for p in settings.preprocessors if p in offered), None)
+        wanted = " or ".join(f'"{p}"' for p in settings.preprocessors)
         if self.preprocessor is None:
             result.notes.append("preprocessor not set (its dropdown was not found)")
-        elif "none" in choices_of(self.preprocessor):
-            result.updates[self.preprocessor] = "none"
-            result.done.append("preprocessor none")
+        elif chosen is not None:
+            result.updates[self.preprocessor] = chosen
+            result.done.append(f"preprocessor {chosen}")
         else:
-            result.notes.append('preprocessor not set ("none" is not among its choices)')
+            result.notes.append(f"preprocessor not set ({wanted} is not among its choices)")
         if settings.model:
             if self.model is None:
                 result.notes.append("model not set (its dropdown was not found)")
@@ -135,6 +191,14 @@ class ControlNetUnit(Target):
             else:
                 result.notes.append(f"model `{settings.model}` not set: it is not in ControlNet's model list any more")
         return result
+
+
+def _balance_value(component: Any, value: float) -> float | None:
+    """``value`` if the slider takes it (within its range), else None."""
+    low, high = getattr(component, "minimum", None), getattr(component, "maximum", None)
+    if low is not None and value < low or high is not None and value > high:
+        return None
+    return value
 
 
 class SdWebuiControlNet(Bridge):
@@ -199,3 +263,15 @@ class SdWebuiControlNet(Bridge):
 
     def depth_models(self) -> list[str]:
         return depth_only(self.models())
+
+    def models_named(self, word: str) -> list[str]:
+        """ControlNet's models with ``word`` in the name (any case): "normal", "openpose"."""
+        return [m for m in dict.fromkeys(self.models()) if m != "None" and word in m.lower()]
+
+    def preprocessors(self) -> list[str]:
+        """The preprocessors a unit offers (the first unit's dropdown)."""
+        for units in self.targets().values():
+            for unit in units:
+                if isinstance(unit, ControlNetUnit):
+                    return unit.preprocessor_choices()
+        return []

@@ -12,8 +12,9 @@ import numpy as np
 
 from .base import Bridge, ComponentIndex, Reveal, Target, Updates
 
-#: img2img › Inpaint upload › mask
+#: img2img › Inpaint upload › mask, and the image to inpaint
 INPAINT_MASK_ID = "img_inpaint_mask"
+INPAINT_BASE_ID = "img_inpaint_base"
 
 
 def fit_size(
@@ -59,10 +60,30 @@ class InpaintMask(Target):
         return {self.component: image}
 
 
+class InpaintBase(Target):
+    """img2img › Inpaint upload's image: the render a set's beauty gives, so an inpaint of the background around
+    the figure (with the depth mask) is one send."""
+
+    tab = "img2img"
+    label = "Inpaint upload image"
+
+    def __init__(self, component: Any) -> None:
+        self.component = component
+
+    def outputs(self) -> list[Any]:
+        return [self.component]
+
+    def reveal(self) -> Reveal:
+        return Reveal(show=(INPAINT_BASE_ID,))
+
+    def deliver(self, image: np.ndarray) -> Updates:
+        return {self.component: image}
+
+
 class GenerationControls(Bridge):
     """Width/height sliders of the generation tabs and img2img's inpaint mask."""
 
-    WANTED = re.compile(rf"^(?:(?:txt2img|img2img)_(?:width|height|prompt)|{INPAINT_MASK_ID})$")
+    WANTED = re.compile(rf"^(?:(?:txt2img|img2img)_(?:width|height|prompt)|{INPAINT_MASK_ID}|{INPAINT_BASE_ID})$")
 
     def __init__(self, index: ComponentIndex, hidden_tabs: Collection[str] = ()) -> None:
         self.index = index
@@ -85,6 +106,10 @@ class GenerationControls(Bridge):
             return None
         width, height = self.index.get(f"{tab}_width"), self.index.get(f"{tab}_height")
         return (width, height) if width is not None and height is not None else None
+
+    def inpaint_base(self) -> InpaintBase | None:
+        component = None if "img2img" in self.hidden_tabs else self.index.get(INPAINT_BASE_ID)
+        return InpaintBase(component) if component is not None else None
 
     def prompt(self, tab: str) -> Any | None:
         """The prompt box of ``tab`` (``None`` when hidden or missing)."""

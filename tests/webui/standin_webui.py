@@ -18,13 +18,18 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-PREPROCESSORS = ["none", "canny", "depth_midas", "depth_zoe"]
+PREPROCESSORS = ["none", "canny", "depth_midas", "depth_zoe", "normal_bae", "openpose_full", "dw_openpose_full"]
 MODELS = [
     "None",
     "control_v11p_sd15_canny [d14c016b]",
     "control_v11f1p_sd15_depth [cfd03158]",
     "t2iadapter_depth_sd14v1 [fc6cd1da]",
+    "control_v11p_sd15_normalbae [316696f1]",
+    "control_v11p_sd15_openpose [cab727d4]",
 ]
+NORMAL_MODEL = "control_v11p_sd15_normalbae [316696f1]"
+POSE_MODEL = "control_v11p_sd15_openpose [cab727d4]"
+CONTROL_MODES = ["Balanced", "My prompt is more important", "ControlNet is more important"]
 DEPTH_MODEL = "control_v11f1p_sd15_depth [cfd03158]"
 #: preprocessor the stand-in units start with (ControlNet starts with "none"; this lets a test see the change)
 START_PREPROCESSOR = "depth_midas"
@@ -39,6 +44,9 @@ class StandinUnit:
     model: Any
     type_filter: Any
     independent: Any | None = None
+    weight: Any = None
+    guidance_end: Any = None
+    control_mode: Any = None
 
 
 @dataclass
@@ -107,6 +115,16 @@ def _unit(tab: str, prefix: str) -> StandinUnit:
             elem_id=f"{prefix}_controlnet_preprocessor_dropdown",
         )
         model = gr.Dropdown(MODELS, value="None", label="Model", elem_id=f"{prefix}_controlnet_model_dropdown")
+    with gr.Row():
+        weight = gr.Slider(0.0, 2.0, 1.0, step=0.05, label="Control Weight",
+                           elem_id=f"{prefix}_controlnet_control_weight_slider")  # fmt: skip
+        gr.Slider(
+            0.0, 1.0, 0.0, label="Starting Control Step", elem_id=f"{prefix}_controlnet_start_control_step_slider"
+        )
+        guidance_end = gr.Slider(0.0, 1.0, 1.0, label="Ending Control Step",
+                                 elem_id=f"{prefix}_controlnet_ending_control_step_slider")  # fmt: skip
+    control_mode = gr.Radio(CONTROL_MODES, value=CONTROL_MODES[0], label="Control Mode",
+                            elem_id=f"{prefix}_controlnet_control_mode_radio")  # fmt: skip
     if independent is not None:
         independent.change(
             lambda checked: (gr.update(value=None), gr.update(visible=checked)),
@@ -120,7 +138,9 @@ def _unit(tab: str, prefix: str) -> StandinUnit:
         outputs=[preprocessor, model],
         show_progress=False,
     )
-    return StandinUnit(prefix, image, enable, preprocessor, model, type_filter, independent)
+    return StandinUnit(
+        prefix, image, enable, preprocessor, model, type_filter, independent, weight, guidance_end, control_mode
+    )
 
 
 def describe_image(value: Any) -> dict[str, Any]:

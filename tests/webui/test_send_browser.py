@@ -15,15 +15,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import cv2
 import gradio as gr
 import gradio.routes
+import numpy as np
 import pytest
 import standin_webui
 from playwright.sync_api import Page, expect, sync_playwright
 from webui_helpers import REPO_ROOT, WebUI, in_own_thread
 
+from daz_depthmap.synthetic import figure_scene, render_canvases, write_depth_exr, write_vectors_exr
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -337,5 +341,85 @@ def _drive_region_send(url: str) -> None:
         page.locator("#daz_depthmap_rp_insert").click()
         expect(page.locator("#txt2img_prompt textarea")).to_have_value("woman in red BREAK\nregion 1")
         _shot(page, "webui_send_to_regional_prompter_status.png")
+        browser.close()
+    assert errors == []
+
+
+@pytest.mark.browser
+def test_send_the_canvas_set_fills_three_units(
+    served_page: tuple[str, standin_webui.Page], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    url, _ = served_page
+    folder = tmp_path_factory.mktemp("set")
+    scene = render_canvases(300, 400, figure_scene(), supersample=2)
+    files = [folder / "figure-Canvas1-Depth.exr", folder / "figure-Canvas2-Normal.exr", folder / "figure.png"]
+    write_depth_exr(files[0], scene.depth)
+    write_vectors_exr(files[1], scene.normals, half=True)
+    render = np.full((300, 400, 3), 40, np.uint8)
+    render[(scene.ids == 0) | (scene.ids == 1)] = (30, 60, 200)
+    cv2.imwrite(str(files[2]), render)
+    in_own_thread(_drive_set_send, url, files)
+
+
+def _drive_set_send(url: str, files: list[Path]) -> None:
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.fulfill(status=200, body=""))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.goto(url)
+        expect(page.locator("#tab_txt2img")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="DAZ Depth").click()
+        page.set_input_files("#daz_depthmap_upload input[type=file]", [str(f) for f in files])
+        expect(page.locator("#daz_depthmap_preview_normal img")).to_be_visible(timeout=30_000)
+        expect(page.locator("#daz_depthmap_preview_beauty img")).to_be_visible()
+        expect(page.locator("#daz_depthmap_files label")).to_have_text(["figure"])
+        page.locator("#daz_depthmap_set > .label-wrap").click()
+        expect(page.locator("#daz_depthmap_set_send")).to_be_visible()
+        _choose(page, "daz_depthmap_set_depth_model", standin_webui.DEPTH_MODEL)
+        page.locator("#daz_depthmap_set_send").click()
+        status = page.locator("#daz_depthmap_set_status").first
+        expect(status).to_contain_text("Sent the set figure", timeout=60_000)
+
+        expect(page.locator("#tab_txt2img")).to_be_visible()
+        for i, (pre, model) in enumerate(
+            [
+                ("none", standin_webui.DEPTH_MODEL),
+                ("none", standin_webui.NORMAL_MODEL),
+                ("dw_openpose_full", standin_webui.POSE_MODEL),
+            ]
+        ):
+            unit = f"txt2img_controlnet_ControlNet-{i}"
+            shown = page.locator(f"#{unit}_input_image img").first
+            page.locator("#txt2img_controlnet_tabs > .tab-nav > button").nth(i).click()
+            expect(shown).to_be_visible()
+            assert shown.evaluate("(img) => [img.naturalWidth, img.naturalHeight]") == [400, 300]
+            expect(page.locator(f"#{unit}_controlnet_enable_checkbox input")).to_be_checked()
+            expect(page.locator(f"#{unit}_controlnet_preprocessor_dropdown input")).to_have_value(pre)
+            expect(page.locator(f"#{unit}_controlnet_model_dropdown input")).to_have_value(model)
+            expect(page.locator(f"#{unit}_controlnet_control_weight_slider input[type=number]")).to_have_value("0.3")
+            expect(page.locator(f"#{unit}_controlnet_ending_control_step_slider input[type=number]")).to_have_value(
+                "0.5"
+            )
+            expect(page.locator(f"#{unit}_controlnet_control_mode_radio input[value=Balanced]")).to_be_checked()
+            _shot(page, f"webui_send_set_unit{i}.png")
+
+        # What ControlNet receives: each unit's image as its sketch dict, full resolution.
+        page.locator("#txt2img_standin_probe").click()
+        probe = page.locator("#txt2img_standin_probe_out textarea")
+        expect(probe).not_to_have_value("", timeout=15_000)
+        report = json.loads(probe.input_value())
+        for i in range(3):
+            assert report[f"txt2img_controlnet_ControlNet-{i}"]["shape"] == [300, 400, 3]
+        assert report["txt2img_controlnet_ControlNet-1"]["channels_equal"] is False  # the normal map is colour
+
+        # a unit chosen twice is said, and nothing is sent
+        page.get_by_role("button", name="DAZ Depth").click()
+        _choose(page, "daz_depthmap_set_pose_unit", "Unit 1")
+        page.locator("#daz_depthmap_set_send").click()
+        expect(status).to_contain_text("Unit 1 was chosen for two parts", timeout=15_000)
+        _shot(page, "webui_send_set_status.png")
         browser.close()
     assert errors == []
