@@ -467,6 +467,25 @@ def filled_plan(
     return allocate(plan, mode, window, counts)
 
 
+def plan_for_image(
+    bands: BandPlan | str | None,
+    depth: np.ndarray,
+    valid: np.ndarray,
+    stats: DepthStats,
+    window: DepthWindow,
+    mode: Allocation | str | None = Allocation.PIXELS,
+) -> BandPlan | None:
+    """The plan an image is mapped with: ``bands`` given (levels allocated by ``mode`` over its pixels; ``mode``
+    None keeps a recipe's levels), the suggested one for ``"auto"``, or ``None`` (one band) for ``None``."""
+    if bands is None:
+        return None
+    if isinstance(bands, str):
+        if bands != "auto":
+            raise ValueError(f"expected a band plan or 'auto', got {bands!r}")
+        return suggested_plan(depth, valid, stats, window, mode or Allocation.PIXELS)
+    return filled_plan(bands, depth, valid, window, mode)
+
+
 def number_regions(plan: BandPlan, counts: Sequence[int] | np.ndarray) -> BandPlan:
     """A copy in which every band that holds pixels is a region, numbered 0, 1, 2, ... from near to far, and the
     empty bands are no region (for plans whose bands were given no region numbers)."""

@@ -42,10 +42,9 @@ from .bands import (
     BandPlan,
     band_counts,
     band_index,
-    filled_plan,
     number_regions,
     paint_bands,
-    suggested_plan,
+    plan_for_image,
 )
 from .beauty import read_beauty
 from .canvas import CanvasFile, CanvasGrouping, CanvasSet, group_canvases
@@ -53,7 +52,7 @@ from .canvas_maps import BACKGROUNDS, CONVENTIONS, NormalOptions, describe_norma
 from .exr import DepthImage, DepthReadError, MissingBindingsError, NoDepthChannelError, read_depth
 from .histogram import advice_lines
 from .library_output import native_stderr_silenced
-from .mapping import DepthStats, DepthWindow, depth_stats, to_8bit
+from .mapping import DepthWindow, depth_stats, to_8bit
 from .naming import (
     BEAUTY_SUFFIX,
     NORMAL_SUFFIX,
@@ -326,16 +325,6 @@ class Job:
     test_colours: bool = False
 
 
-def _plan_for(job: Job, image: DepthImage, stats: DepthStats, window: DepthWindow) -> BandPlan | None:
-    """The band plan for this image: the spec's (levels allocated over its pixels), the suggested one, or none."""
-    if job.bands is None:
-        return None
-    if job.bands == "auto":
-        return suggested_plan(image.depth, image.valid, stats, window, job.allocate or Allocation.PIXELS)
-    assert isinstance(job.bands, BandPlan)
-    return filled_plan(job.bands, image.depth, image.valid, window, job.allocate)
-
-
 def _band_lines(plan: BandPlan, index: np.ndarray, window: DepthWindow) -> list[str]:
     """One line per band: its depths, share of the valid pixels and levels (the histogram advice's companion)."""
     counts = band_counts(index, len(plan.bands))
@@ -400,7 +389,7 @@ def _depth_outputs(
     stats = depth_stats(image.depth, image.valid)
     try:
         window, _ = window_of(image, params, stats)
-        plan = _plan_for(job, image, stats, window)
+        plan = plan_for_image(job.bands, image.depth, image.valid, stats, window, job.allocate)
         index = None  # which band each pixel is in (int16, 2 bytes a pixel): only for what needs it
         if job.regions or job.test_colours or (plan and params.depth_cutoff == "histo"):
             index = band_index(image.depth, image.valid, plan or BandPlan(), window)

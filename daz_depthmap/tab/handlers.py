@@ -11,7 +11,6 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,13 @@ from ..naming import (
 from ..output import write_atomic
 from ..pipeline import window_warnings
 from ..recipe import RecipeError, recipe_from_json, recipe_to_json
-from ..session.banding import BandSettings, settings_from_page
 from ..session.batch import recipe_of, with_recipe, write_all, write_shown
 from ..session.canvas_set import beauty_preview, normal_preview
+from ..session.live import live_update, parse_request
 from ..session.loaded import Preview, round_to_step
 from ..session.store import Session, SessionStore
-from ..session.view import empty_view, file_info, file_view, format_depth, live_reply
-from ..session.workspace import Shown, StaleViewError
+from ..session.view import empty_view, file_info, file_view, format_depth
+from ..session.workspace import Shown
 from . import compat
 from .layout import LOOK_LABELS, PICK_HINT, PREVIEW_LABELS, PROCESS_CHOICES, TabLayout
 
@@ -109,9 +108,12 @@ class TabHandlers:
             out[self.ui.status] = problems([opened.notice])
         return opened.session, out
 
-    def previews(self, shown: Shown | None, labelled: bool = False) -> tuple[Updates, Preview | None]:
+    def previews(
+        self, shown: Shown | None, labelled: bool = False, preview: Preview | None = None
+    ) -> tuple[Updates, Preview | None]:
         """Preview images (the mask only when the mask option is on); stale downloads cleared. ``labelled``: the
-        preview's label says what it shows (after the look changed; it is the session's, kept across files)."""
+        preview's label says what it shows (after the look changed; it is the session's, kept across files).
+        ``preview``: the one of ``shown`` when it is rendered already."""
         ui = self.ui
         out: Updates = {  # the downloads of an earlier Save no longer match
             ui.depth_file: compat.update(value=None),
@@ -123,7 +125,7 @@ class TabHandlers:
         if shown is None:
             out.update({ui.preview_depth: None, ui.preview_mask: compat.update(value=None, visible=False)})
             return out, None
-        preview = shown.render_preview()
+        preview = preview or shown.render_preview()
         shown_mask = shown.params.mask  # a hidden mask preview is not sent (its PNG costs as much as the depth's)
         out[ui.preview_depth] = preview.picture
         if labelled:
@@ -286,59 +288,21 @@ class TabHandlers:
         return {**out, **self.view(session), self.ui.status: ""}
 
     def on_live(self, token: Any, request: str) -> Updates:
-        """Cutoffs from the page's live path: ``{"seq", "key", "view", "far", "near"}``; answers with the same seq.
-
-        The reply names the file view and the cutoffs in use: the ones sent, or after an ``error`` (a near cutoff
-        beyond the far one) the ones kept, which the page then shows again. A request made for another file view
-        (``stale``) changes nothing and renders nothing.
-        """
-        started = time.perf_counter()
-        try:
-            data = json.loads(request or "{}")
-        except ValueError:
+        """Cutoffs from the page's live path (:func:`~daz_depthmap.session.live.live_update`); answers with the
+        same seq, and the previews when it rendered."""
+        data = parse_request(request)
+        if data is None:
             return {}
-        reply: dict[str, Any] = {"seq": data.get("seq"), "error": None, "stale": False}
-        out: Updates = {}
         try:
             session, out = self.open(token)
-            ws = session.workspace
-            far, near = data.get("far"), data.get("near")
-            try:
-                bands = self.requested_bands(ws, data)
-                shown = ws.set_cutoffs(
-                    None if far is None else float(far),
-                    None if near is None else float(near),
-                    data.get("key"),
-                    data.get("view"),
-                    bands,
-                )
-            except StaleViewError:
-                reply["stale"] = True
-                shown = None
-            except ValueError as exc:
-                reply["error"] = str(exc)
-                current = ws.shown()
-                if current is not None:
-                    reply.update(key=current.file.key, view=current.view, far=current.file.far_value(current.params))
-                    reply["near"] = current.params.near_cutoff
-                shown = None
-            if shown is not None and data.get("suggest"):  # bands split at the histogram's gaps in the new window
-                suggested = shown.file.suggest_bands(shown.params, shown.bands.mode)
-                shown = ws.set_bands(replace(shown.bands, plan=suggested))
-            if shown is not None:
-                previews, preview = self.previews(shown)
-                out.update(previews)
-                assert preview is not None
-                reply.update(live_reply(shown, preview))
-                reply["warning"] = " ".join(window_warnings(preview.window)) or None
-                reply["suggested"] = bool(data.get("suggest"))
-        except (ValueError, OSError, DepthReadError) as exc:
-            reply["error"] = str(exc)
         except Exception as exc:  # never a traceback in the tab
             log.exception("daz_depthmap: live preview failed")
-            reply["error"] = f"unexpected error ({type(exc).__name__}: {exc})"
-        reply["ms"] = round((time.perf_counter() - started) * 1000, 2)
-        return {**out, self.ui.live_done: json.dumps(reply)}
+            reply = {"seq": data.get("seq"), "stale": False, "error": f"unexpected error ({type(exc).__name__})"}
+            return {self.ui.live_done: json.dumps(reply)}
+        update = live_update(session.workspace, data)
+        if update.shown is not None:
+            out.update(self.previews(update.shown, preview=update.preview)[0])
+        return {**out, self.ui.live_done: json.dumps(update.reply)}
 
     def hidden_set_previews(self) -> Updates:
         ui = self.ui
@@ -395,18 +359,6 @@ class TabHandlers:
         )
         shown = session.workspace.set_normal_options(options)
         return {**out, **self.set_previews(session, shown), self.ui.status: out.get(self.ui.status, "")}
-
-    @staticmethod
-    def requested_bands(ws: Any, data: dict[str, Any]) -> BandSettings | None:
-        """The bands a live request carries (``None``: unchanged).
-
-        Raises ``StaleViewError`` for a request made in another view, ``ValueError`` for bands that make no plan."""
-        if "bands" not in data:
-            return None
-        shown = ws.require_shown()
-        if data.get("key") != shown.file.key or data.get("view") != shown.view:
-            raise StaleViewError("bands for another view")
-        return settings_from_page(data["bands"], shown.params.invert)
 
     def on_look(self, token: Any, label: str) -> Updates:
         """What the previews show: the depth map, the bands' test colours or the region map."""
