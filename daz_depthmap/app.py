@@ -24,7 +24,7 @@ import gradio as gr
 from .cli import add_max_pixels_argument
 from .context import TabContext
 from .params import DEFAULT_MAX_PIXELS, DepthParams
-from .routes import build_router
+from .routes import ApiAccess, build_router
 from .session.store import MAX_IDLE_SECONDS, MAX_MEMORY_BYTES
 from .tab import build_tab, session_store
 
@@ -145,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_max_pixels_argument(parser)
     parser.add_argument(
+        "--api-auth",
+        metavar="USER:PASSWORD[,USER:PASSWORD]",
+        default=None,
+        help="require these HTTP Basic credentials for the API (/daz-depthmap/v1/depth-map and /histogram; "
+        "without: anyone who can reach the app may use it)",
+    )
+    parser.add_argument(
         "--session-memory-mb",
         type=float,
         default=MAX_MEMORY_BYTES / 2**20,
@@ -195,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app, _, _ = blocks.launch(
         server_name=args.host, server_port=args.port, show_api=False, quiet=True, prevent_thread_lock=True
     )
-    app.include_router(build_router(lambda: ctx.sessions))
+    access = ApiAccess(True, ApiAccess.parse_credentials(args.api_auth), max_pixels=args.max_pixels)
+    app.include_router(build_router(lambda: ctx.sessions, access))
     blocks.block_thread()
     return 0
 

@@ -5,6 +5,7 @@ read their labels, help texts, bounds and defaults from :data:`OPTIONS`, and :cl
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Union
 
@@ -243,3 +244,55 @@ def parse_cutoff(text: str | float | None) -> Cutoff:
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {text!r}")
     return value
+
+
+def params_from_mapping(values: Mapping[str, Any], base: DepthParams | None = None) -> DepthParams:
+    """Options as a JSON object gives them (the HTTP API's ``options``), checked against :data:`OPTIONS`.
+
+    Raises
+    ------
+    ValueError
+        Naming the option and what is wrong: an unknown name, a value of the wrong type or out of bounds.
+    """
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        option = OPTION.get(name)
+        if option is None:
+            raise ValueError(f"unknown option {name!r}; the options are {', '.join(OPTION)}")
+        changes[name] = _option_value(option, value)
+    return (base or DepthParams()).with_(**changes)
+
+
+def _option_value(option: Option, value: Any) -> Any:
+    """``value`` for ``option``, checked (a ValueError names the option)."""
+    name, kind = option.name, option.kind
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if value is None and (option.default is None or kind == "cutoff"):
+        return None
+    if kind == "cutoff":
+        if number or isinstance(value, str):
+            return parse_cutoff(value)
+    elif kind == "bool":
+        if isinstance(value, bool):
+            return value
+    elif kind == "int":
+        if number and float(value).is_integer():
+            whole = int(value)
+            if (option.minimum is None or whole >= option.minimum) and (
+                option.maximum is None or whole <= option.maximum
+            ):
+                return whole
+            raise ValueError(f"option {name!r} must be from {option.minimum} to {option.maximum}, not {value!r}")
+    elif kind == "choice":
+        if value in option.choices and not isinstance(value, bool):
+            return value
+        choices = ", ".join(repr(c) for c in option.choices)
+        raise ValueError(f"option {name!r} must be one of {choices}, not {value!r}")
+    elif kind == "float":
+        if number:
+            return float(value)
+    elif isinstance(value, str):
+        return value
+    expected = {"cutoff": "a number, 'histo' or 'auto'", "bool": "true or false", "int": "a whole number"}
+    raise ValueError(f"option {name!r} must be {expected.get(kind, 'a number' if kind == 'float' else 'text')}, "
+                     f"not {value!r}")  # fmt: skip

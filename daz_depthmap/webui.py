@@ -58,6 +58,16 @@ class WebUISettings:
 # Reading the WebUI
 
 
+def api_access() -> Any:
+    """The API's access as the WebUI's command line sets it: on with ``--api``, HTTP Basic with ``--api-auth``;
+    read at each request (the options are the WebUI's, known once it has started)."""
+    from .routes import ApiAccess
+
+    opts = getattr(_shared(), "cmd_opts", None)
+    credentials = ApiAccess.parse_credentials(getattr(opts, "api_auth", None))
+    return ApiAccess(bool(getattr(opts, "api", False)), credentials)
+
+
 def _shared() -> Any | None:
     try:
         from modules import shared
@@ -222,7 +232,7 @@ class Extension:
     def add_routes(self, _demo: Any, app: Any) -> None:
         from .routes import build_router
 
-        app.include_router(build_router(lambda: self.sessions))
+        app.include_router(build_router(lambda: self.sessions, api_access))
 
     # on_ui_settings
     def add_settings(self) -> None:

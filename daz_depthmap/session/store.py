@@ -134,10 +134,15 @@ class SessionStore:
             self._evict(keep=session.token)
             return Opened(session, notice)
 
-    def get(self, token: Any) -> Session | None:
-        """The session of ``token`` without creating one or marking it used (an HTTP route's look-up)."""
+    def get(self, token: Any, touch: bool = False) -> Session | None:
+        """The session of ``token`` without creating one (an HTTP route's look-up); ``touch`` marks it used now
+        (the preview route: a page whose slider moves is in use)."""
         with self._lock:
-            return self._sessions.get(token) if isinstance(token, str) else None
+            session = self._sessions.get(token) if isinstance(token, str) else None
+            if session is not None and touch:
+                session.last_used = self.clock()
+                self._sessions.move_to_end(session.token)
+            return session
 
     def adopt(self, session: Session, path: str | os.PathLike[str], name: str, copies: Iterable[Path] = ()) -> Path:
         """Take ownership of an uploaded file: it moves into the session's folder, and ``copies`` of it (the web

@@ -308,3 +308,25 @@ def test_a_webui_with_an_older_gradio_gets_one_log_line(
     caplog.clear()
     webui.load_scripts()
     assert not [r for r in caplog.records if "DAZ Depth needs" in r.getMessage()]
+
+
+def test_the_api_routes_follow_the_webuis_api_flags(webui: WebUI, monkeypatch: pytest.MonkeyPatch, shared_exr_dir):
+    """``--api`` makes the routes answer, ``--api-auth`` asks for its credentials; read when a request comes."""
+    import base64
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    webui.load_scripts()
+    webui.start(units=1)
+    app = FastAPI()
+    webui.script_callbacks.app_started_callback(None, app)
+    api = TestClient(app)
+    body = {"image": base64.b64encode((shared_exr_dir / "synthetic_daz_Y_f32_zip_1200.exr").read_bytes()).decode()}
+    path = "/daz-depthmap/v1/depth-map"
+    assert api.post(path, json=body).status_code == 404  # no --api: no API
+    monkeypatch.setattr(webui.shared.cmd_opts, "api", True, raising=False)
+    assert api.post(path, json=body).status_code == 200
+    monkeypatch.setattr(webui.shared.cmd_opts, "api_auth", "ann:secret", raising=False)
+    assert api.post(path, json=body).status_code == 401
+    assert api.post(path, json=body, auth=("ann", "secret")).json()["width"] == 1200
