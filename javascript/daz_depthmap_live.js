@@ -9,6 +9,12 @@
  *
  * gradio 3 ignores a trigger while the same event is pending: a request resent by the watchdog during a slow
  * render is dropped. So an answer to anything but the newest request puts the newest values back in the queue.
+ *
+ * Each request is first offered to the server's preview route (dazdm:live-request; daz_depthmap_preview_route.js
+ * takes it when it can, and answers with dazdm:route-reply or hands it back with dazdm:route-failed). The route
+ * skips gradio's queue and page updates, so it is several times faster in the WebUI; it cannot touch gradio's
+ * components, so once the values settle one last request goes through gradio: the preview components then hold
+ * the picture shown, and the downloads of an earlier Save (now stale) are cleared, as without the route.
  */
 (function () {
     "use strict";
@@ -21,6 +27,8 @@
     const WATCHDOG_MS = 4000;
     /** Latencies kept per tab, for the tests and for curious users (dazDepthmap.live.latencies(prefix)). */
     const KEEP = 200;
+    /** After the route's last answer, this long without a change sends the values through gradio once. */
+    const SETTLE_MS = 250;
 
     function liveState(prefix) {
         const state = ns.stateOf(prefix);
@@ -36,6 +44,8 @@
                 watchdog: null,
                 lastReply: null,
                 restoring: false, // true while the cutoffs in use are written back into the inputs
+                settleTimer: null, // set while the values wait to be sent through gradio once (see above)
+                settling: false, // the next request goes through gradio (the route's values settled)
             };
         }
         return state.live;
@@ -66,7 +76,9 @@
         s.dirty = false;
         s.inFlight = s.seq;
         const now = performance.now();
-        s.sentAt[s.seq] = { changed: s.changedAt !== null ? s.changedAt : now, sent: now };
+        const settle = s.settling;
+        s.settling = false;
+        s.sentAt[s.seq] = { changed: s.changedAt !== null ? s.changedAt : now, sent: now, settle: settle };
         s.sent = {};
         s.sent[s.seq] = cutoffs;
         s.changedAt = null;
@@ -79,7 +91,11 @@
                 bands.suggest = false;
             }
         }
-        ns.setInputValue(box, JSON.stringify(request));
+        const offer = { request: request, taken: false, viaGradio: settle };
+        ns.emit(prefix, "dazdm:live-request", offer);
+        if (!offer.taken) {
+            ns.setInputValue(box, JSON.stringify(request));
+        }
         clearTimeout(s.watchdog);
         s.watchdog = setTimeout(function () {
             s.inFlight = 0;
@@ -90,6 +106,7 @@
 
     function changed(prefix) {
         const s = liveState(prefix);
+        cancelSettle(s);
         s.dirty = true;
         if (s.changedAt === null) {
             s.changedAt = performance.now();
@@ -102,25 +119,32 @@
 
     /** gradio: the server answered a live request (through the hidden "live done" textbox). */
     live.done = function (prefix, text) {
-        const s = liveState(prefix);
         let reply;
         try {
             reply = JSON.parse(text || "{}");
         } catch (error) {
             return [];
         }
+        answered(prefix, reply, false);
+        return [];
+    };
+
+    /** The server answered a live request, through gradio or (`viaRoute`) the preview route. */
+    function answered(prefix, reply, viaRoute) {
+        const s = liveState(prefix);
         if (reply.seq === undefined || reply.seq === null) {
-            return [];
+            return;
         }
         const times = s.sentAt[reply.seq];
         delete s.sentAt[reply.seq];
-        if (times !== undefined && !reply.stale) {
+        if (times !== undefined && !reply.stale && !times.settle) {
             const now = performance.now();
             s.latencies.push({
                 seq: reply.seq,
                 ms: now - times.changed,
                 round_trip_ms: now - times.sent,
                 server_ms: reply.ms,
+                route: viaRoute,
             });
             if (s.latencies.length > KEEP) {
                 s.latencies.shift();
@@ -143,9 +167,21 @@
         // gradio still counts the event as pending while it hands us its output, and would drop a trigger now
         setTimeout(function () {
             send(prefix);
+            if (viaRoute && !s.inFlight && !s.dirty) {
+                // the values settled: one request through gradio, for its components (the route's last answer
+                // left a picture gradio does not know, or none where the page had no image yet)
+                cancelSettle(s);
+                s.settleTimer = setTimeout(function () {
+                    s.settleTimer = null;
+                    if (!s.inFlight && !s.dirty) {
+                        s.settling = true;
+                        s.dirty = true;
+                        send(prefix);
+                    }
+                }, reply.undrawn ? 0 : SETTLE_MS);
+            }
         }, 0);
-        return [];
-    };
+    }
 
     function sameValue(a, b) {
         return a === b || (a !== null && b !== null && Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a)));
@@ -203,10 +239,15 @@
         return liveState(prefix).latencies.slice();
     };
 
-    /** True while a preview request is on its way or a change waits to be sent. */
+    function cancelSettle(s) {
+        clearTimeout(s.settleTimer);
+        s.settleTimer = null;
+    }
+
+    /** True while a preview request is on its way or a change waits to be sent (through the route or gradio). */
     live.busy = function (prefix) {
         const s = liveState(prefix);
-        return Boolean(s.inFlight || s.dirty);
+        return Boolean(s.inFlight || s.dirty || s.settleTimer);
     };
 
     ns.concerns.push(function setupLive(root) {
@@ -225,6 +266,17 @@
         root.addEventListener("dazdm:bands-edit", function () {
             changed(prefix);
         });
+        root.addEventListener("dazdm:route-reply", function (event) {
+            answered(prefix, event.detail, true);
+        });
+        root.addEventListener("dazdm:route-failed", function (event) {
+            // the route could not serve it: the same request through gradio (the watchdog still runs)
+            const box = requestBox(root);
+            const s = liveState(prefix);
+            if (box && s.inFlight === event.detail.seq) {
+                ns.setInputValue(box, JSON.stringify(event.detail));
+            }
+        });
         root.addEventListener("dazdm:set-cutoff", function (event) {
             write(root, event.detail.which, event.detail.value);
         });
@@ -233,6 +285,7 @@
             const s = liveState(prefix);
             s.dirty = false;
             s.changedAt = null;
+            cancelSettle(s);
         });
     });
 })();

@@ -135,13 +135,17 @@ def _stay_local(route: object) -> None:
         route.abort()  # type: ignore[attr-defined]
 
 
-def _open_tab(context: object, app: App, query: str = "", init_script: str | None = None) -> object:
+def _open_tab(
+    context: object, app: App, query: str = "", init_script: str | None = None, preview_route: bool = True
+) -> object:
     page = context.new_page()  # type: ignore[attr-defined]
     if init_script:
         page.add_init_script(init_script)
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.route("**/*", _stay_local)
+    if not preview_route:  # as a server without the route answers (the live path falls back to gradio's event)
+        page.route(f"**{PREVIEW_ROUTE}", lambda route: route.fulfill(status=404, body='{"detail": "Not Found"}'))
     page.goto(app.url + query)
     page.wait_for_selector(f"#{PREFIX}[data-dazdm-ready]", timeout=30_000)
     return page
@@ -149,8 +153,9 @@ def _open_tab(context: object, app: App, query: str = "", init_script: str | Non
 
 @pytest.fixture(scope="session")
 def open_tab() -> Callable[..., object]:
-    """``open_tab(context, app, query="", init_script=None)``: a new page on the app with the tab rendered and our
-    scripts set up (``init_script`` runs before the page's own scripts).
+    """``open_tab(context, app, query="", init_script=None, preview_route=True)``: a new page on the app with the
+    tab rendered and our scripts set up (``init_script`` runs before the page's own scripts; ``preview_route``
+    False: the page finds no preview route, as on a server without it).
 
     JavaScript errors on the page are collected in ``page.errors``.
     """
@@ -161,6 +166,10 @@ def open_tab() -> Callable[..., object]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+#: The live preview's fast path on the server.
+PREVIEW_ROUTE = "/daz-depthmap/v1/preview"
 
 
 def _decode_data_url(src: str | None) -> np.ndarray:

@@ -6,6 +6,8 @@ test leaves the page usable for the next). Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import base64
+import io
 import itertools
 import re
 import statistics
@@ -380,23 +382,53 @@ def test_dark_theme_screenshot(browser, app, open_tab, shared_exr_dir: Path, art
         dark.close()
 
 
-def test_live_preview_on_a_4096_image_reports_latency(browser, app, open_tab, tmp_path_factory, artifacts: Path):
+@pytest.fixture(scope="module")
+def big_exr(tmp_path_factory) -> Path:
     from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
 
     big = tmp_path_factory.mktemp("big") / "big_4096.exr"
     write_depth_exr(big, daz_like_depth(4096, 4096), half=True)
-    page = open_tab(browser, app)
+    return big
+
+
+def shown_picture(page, selector: str = PREVIEW) -> np.ndarray:
+    """The picture an ``<img>`` shows now, whatever its source (gradio's data URL, the route's blob URL)."""
+    from PIL import Image
+
+    data = page.evaluate(
+        """async (sel) => { const src = document.querySelector(sel).src;
+            const bytes = new Uint8Array(await (await fetch(src)).arrayBuffer());
+            let text = ''; for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
+            return btoa(text); }""",
+        selector,
+    )
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("L"))
+
+
+@pytest.mark.parametrize("route", [True, False], ids=["route", "gradio"])
+def test_live_preview_on_a_4096_image_reports_latency(browser, app, open_tab, big_exr: Path, route: bool):
+    page = open_tab(browser, app, preview_route=route)
     try:
-        page.set_input_files(f"#{P}_upload input[type=file]", str(big))
+        page.set_input_files(f"#{P}_upload input[type=file]", str(big_exr))
         page.wait_for_selector(PREVIEW, timeout=60_000)
         events = drag_slider(page, 300, steps=40)
         events += drag_slider(page, 230, steps=40)
+        if route:  # the route's last picture, before gradio's own update replaces it
+            page.wait_for_function(
+                "(p) => { const s = dazDepthmap.state[p].live; return !s.inFlight && !s.dirty; }", arg=P
+            )
+            via_route = shown_picture(page)
+            assert page.get_attribute(PREVIEW, "src").startswith("blob:")
         reply = wait_preview_settled(page)
         assert reply["far"] == pytest.approx(cutoff(page))
-        report_latency(page, f"4096x4096, {events} slider input events")
+        settled = shown_picture(page)
+        if route:  # no stale frame: the route's last picture is the one gradio then shows, level for level
+            assert np.array_equal(via_route, settled)
+            assert page.get_attribute(PREVIEW, "src").startswith("data:")
+        kind = "preview route" if route else "gradio event (route disabled)"
+        report_latency(page, f"4096x4096 through the {kind}, {events} slider input events")
         sent = page.evaluate("(p) => dazDepthmap.state[p].live.seq", P)
         print(f"[latency] {events} slider input events became {sent} preview requests")
-        page.screenshot(path=str(artifacts / "tab_4096.png"))
         assert not page.errors
     finally:
         page.close()
@@ -406,14 +438,15 @@ def test_live_preview_on_a_4096_image_reports_latency(browser, app, open_tab, tm
 # The live path against a slow server and across file switches
 
 
+@pytest.mark.parametrize("route", [False, True], ids=["gradio", "route"])
 def test_a_render_slower_than_the_watchdog_still_ends_on_the_newest_cutoff(
-    browser, slow_app, open_tab, shared_exr_dir: Path, truth, png_reader, artifacts: Path
+    browser, slow_app, open_tab, shared_exr_dir: Path, truth, png_reader, artifacts: Path, route: bool
 ):
     """A 280 render takes 5 s; the move to 240 made meanwhile is resent by the watchdog at 4 s and dropped by gradio
     (the event is still pending). The answer for 280 must put 240 back in the queue: the inputs said 240 while the
-    server kept 280, and Save wrote 280."""
+    server kept 280, and Save wrote 280. Through the preview route, the slow answer comes last and must not win."""
     depth, valid = truth
-    page = open_tab(browser, slow_app)
+    page = open_tab(browser, slow_app, preview_route=route)
     try:
         page.set_input_files(f"#{P}_upload input[type=file]", str(shared_exr_dir / FILE))
         page.wait_for_selector(PREVIEW, timeout=30_000)
@@ -423,29 +456,33 @@ def test_a_render_slower_than_the_watchdog_still_ends_on_the_newest_cutoff(
         reply = wait_preview_settled(page, timeout=30_000)
         assert reply["far"] == pytest.approx(240)
         sent = page.evaluate("(p) => dazDepthmap.state[p].live.seq", P)
-        assert sent >= 3, "the newest value went out again after the slow answer"
+        assert sent >= 3, "the newest value went out again after the slow answer (gradio dropped the resend)"
         png = saved_png(page, slow_app, png_reader, lambda: page.click(f"#{P}_save"))
         behind = valid & (depth > 245) & (depth < 275)
         assert behind.any() and png[behind].max() == 0, "Save writes the cutoff the inputs show (240), not 280"
-        page.screenshot(path=str(artifacts / "tab_slow_render.png"))
+        page.screenshot(path=str(artifacts / f"tab_slow_render_{'route' if route else 'gradio'}.png"))
         assert not page.errors
     finally:
         page.close()
 
 
-def test_a_cutoff_on_its_way_when_the_page_switches_files_lands_nowhere(browser, app, open_tab, shared_exr_dir: Path):
+@pytest.mark.parametrize("route", [False, True], ids=["gradio", "route"])
+def test_a_cutoff_on_its_way_when_the_page_switches_files_lands_nowhere(
+    browser, app, open_tab, shared_exr_dir: Path, route: bool
+):
     """A live request still travelling when the user picks another file used to set that file's cutoff."""
     half = "synthetic_daz_Y_half_zip_1200.exr"
     # gradio's client keeps the fetch it found at start: wrap it first, to make queue-less requests (the live
-    # path's) travel window.__delayPredict ms
+    # path's, and the preview route's) travel window.__delayPredict ms
     slow_network = """(() => { const real = window.fetch; window.__delayPredict = 0;
         window.fetch = async (url, options) => {
-            if (window.__delayPredict && String(url).includes('/run/predict')) {
+            const live = String(url).includes('/run/predict') || String(url).includes('/daz-depthmap/v1/preview');
+            if (window.__delayPredict && live) {
                 await new Promise((resolve) => setTimeout(resolve, window.__delayPredict));
             }
             return real(url, options);
         }; })();"""
-    page = open_tab(browser, app, init_script=slow_network)
+    page = open_tab(browser, app, init_script=slow_network, preview_route=route)
     try:
         page.set_input_files(f"#{P}_upload input[type=file]", [str(shared_exr_dir / FILE), str(shared_exr_dir / half)])
         page.wait_for_selector(PREVIEW, timeout=30_000)

@@ -292,11 +292,37 @@ def generation_tab(
     return interface, found, (width, height), mask
 
 
+def filler_tab(units: int) -> None:
+    """A hidden tab of ``units`` rows of WebUI-like inputs (10 blocks and 2 events each): a WebUI 1.10.1 page has
+    about 2000 blocks (``units=200``), and gradio 3's page does work per block on every update it receives."""
+    noop = lambda *values: None  # noqa: E731
+    with gr.TabItem("Extras", id="extras", elem_id="tab_extras"):
+        for i in range(units):
+            with gr.Row():
+                steps = gr.Slider(1, 150, value=20, step=1, label=f"Steps {i}")
+                seed = gr.Number(value=i, label=f"Seed {i}")
+                check = gr.Checkbox(label=f"Option {i}", value=bool(i % 2))
+                sampler = gr.Dropdown(["Euler a", "DPM++ 2M", "DDIM"], value="Euler a", label=f"Sampler {i}")
+                text = gr.Textbox(label=f"Prompt {i}", lines=2)
+                button = gr.Button(f"Apply {i}")
+            with gr.Column():
+                html = gr.HTML(f"<p>Info {i}</p>")
+                gr.Radio(["Latent", "None"], value="Latent", label=f"Upscaler {i}")
+            button.click(noop, [text, steps, seed], [html])
+            check.change(noop, [check, sampler], [text])
+
+
 def create_ui(
-    script_callbacks: Any, shared: Any, units: int = 3, api: bool = False, probe: bool = False, rp: bool = False
+    script_callbacks: Any,
+    shared: Any,
+    units: int = 3,
+    api: bool = False,
+    probe: bool = False,
+    rp: bool = False,
+    filler: int = 0,
 ) -> Page:
     """What ``modules.ui.create_ui`` (and, with ``api``, the API's script setup) does, in the same order; ``rp``
-    adds Regional Prompter to both generation tabs."""
+    adds Regional Prompter to both generation tabs, ``filler`` a tab that makes the page as big as the WebUI's."""
     script_callbacks.ui_settings_callback()
     page = Page(demo=None)  # type: ignore[arg-type]
     for tab in ("txt2img", "img2img"):
@@ -325,6 +351,8 @@ def create_ui(
                 continue
             with gr.TabItem(label, id=ifid, elem_id=f"tab_{ifid}"):
                 interface.render()
+        if filler:
+            filler_tab(filler)
     if api:  # modules/api/api.py builds every script's ui() again in a throwaway Blocks
         with gr.Blocks():
             for tab in ("txt2img", "img2img"):
