@@ -4,14 +4,21 @@ PNGs, every refusal as a 4xx JSON message, the API's access rules, and the previ
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import socket
 import struct
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -265,3 +272,66 @@ def test_with_a_login_the_page_routes_need_the_users_cookie(store: SessionStore,
     assert store.get(mine.token) is not None
     api.cookies.set("access-token", "cookie-of-ann")
     assert api.post(f"{PREFIX}/preview", json=body).status_code == 200
+
+
+@contextlib.contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """``app`` on a real uvicorn server (one event loop, as in the WebUI), in a thread; yields its address."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        threading.Event().wait(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _post(url: str, body: dict[str, Any]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_a_conversion_in_progress_does_not_hold_up_the_previews(
+    store: SessionStore, shared_exr_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """On one event loop (uvicorn's, the WebUI's), a conversion that takes long leaves the page's previews free."""
+    from daz_depthmap import routes
+
+    started, release = threading.Event(), threading.Event()
+    real = routes.convert
+
+    def slow_convert(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        assert release.wait(60), "the test never released the conversion"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(routes, "convert", slow_convert)
+    mine = _loaded(store, shared_exr_dir / F32)
+    shown = mine.workspace.require_shown()
+    app = FastAPI()
+    app.include_router(build_router(lambda: store, ApiAccess(True)))
+    answers: list[int] = []
+    with served(app) as url:
+        body = {"image": b64(shared_exr_dir / F32)}
+        worker = threading.Thread(target=lambda: answers.append(_post(f"{url}{PREFIX}/depth-map", body)[0]))
+        worker.start()
+        try:
+            assert started.wait(60)
+            request = {"session": mine.token, "seq": 1, "key": shown.file.key, "view": shown.view, "far": 250.0}
+            status, content = _post(f"{url}{PREFIX}/preview", request)  # answered while the conversion still runs
+            assert status == 200 and _unpack(content)[0]["far"] == 250.0
+            assert answers == [] and worker.is_alive()
+        finally:
+            release.set()
+            worker.join(60)
+    assert answers == [200]
