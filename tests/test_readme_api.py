@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import base64
 import re
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +14,10 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from daz_depthmap.routes import ApiAccess, build_router
+from tests.test_routes import served
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 F32 = "synthetic_daz_Y_f32_zip_1200.exr"
@@ -46,18 +43,8 @@ def server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         image = np.full((body["height"], body["width"], 3), 127, np.uint8)
         return {"images": [base64.b64encode(cv2.imencode(".png", image)[1].tobytes()).decode()]}
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", received
-    running.should_exit = True
-    thread.join(10)
+    with served(app) as url:
+        yield url, received
 
 
 def test_the_readmes_python_example_converts_and_generates(server, shared_exr_dir: Path, tmp_path: Path):

@@ -17,7 +17,7 @@ from ..session.store import Session
 from ..tab import compat
 from .base import Target, Updates
 from .controlnet_a1111 import KEEP_MODEL, TABS, SdWebuiControlNet, UnitSettings, pick_model
-from .steps import PENDING_SECONDS, Pair, PendingSend, StepSend, new_send_id, report_problem
+from .steps import PENDING_SECONDS, Pair, PendingSend, StepSend, bits_and_size, new_send_id, report_problem
 from .webui_controls import GenerationControls
 
 log = logging.getLogger(__name__)
@@ -163,17 +163,9 @@ class SendBlock(StepSend):
     def finish(
         self, pending: PendingSend, model: str = KEEP_MODEL, follow_size: bool = False, *sizes: float
     ) -> tuple[Updates, str]:
-        updates: Updates = {}
         if not self.settings().set_preprocessor_model:
             pending.notes.append("preprocessor and model left as they were (Settings › DAZ Depth)")
-        if pending.bits == 16:
-            pending.notes.append("the 16-bit map went as 8-bit (ControlNet takes 8-bit images)")
-        if follow_size:
-            values = dict(zip(self.sizes, sizes, strict=True))
-            fitted, note = self.generation.fit(pending.tab, pending.width, pending.height, values)
-            updates.update(fitted)
-            if note:
-                pending.notes.append(note)
+        updates = bits_and_size(pending, self.generation, self.sizes, follow_size, sizes)
         unit = next(p.target for p in pending.pairs if p.image == "depth")
         message = (
             f"Sent `{pending.name}` ({pending.width} × {pending.height}) to **{unit.where}**: "

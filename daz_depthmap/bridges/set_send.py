@@ -20,7 +20,7 @@ from ..tab import compat
 from .base import Target, Updates
 from .controlnet_a1111 import CONTROL_MODES, KEEP_MODEL, TABS, SdWebuiControlNet, UnitSettings, pick_model
 from .send import SendSettings
-from .steps import Pair, PendingSend, StepSend, markdown_plain, new_send_id
+from .steps import Pair, PendingSend, StepSend, bits_and_size, markdown_plain, new_send_id
 from .webui_controls import GenerationControls
 
 #: The most pairs a set's send delivers: the init image and its mask, then three units.
@@ -269,15 +269,7 @@ class SetSendBlock(StepSend):
         pending.notes.extend(notes)
 
     def finish(self, pending: PendingSend, follow_size: bool = False, *sizes: float) -> tuple[Updates, str]:
-        updates: Updates = {}
-        if pending.bits == 16:
-            pending.notes.append("the 16-bit map went as 8-bit (ControlNet takes 8-bit images)")
-        if follow_size:
-            values = dict(zip(self.sizes, sizes, strict=True))
-            fitted, note = self.generation.fit(pending.tab, pending.width, pending.height, values)
-            updates.update(fitted)
-            if note:
-                pending.notes.append(note)
+        updates = bits_and_size(pending, self.generation, self.sizes, follow_size, sizes)
         message = (
             f"Sent the set `{markdown_plain(pending.name)}` ({pending.width} × {pending.height}) to {pending.tab}: "
             + "; ".join(pending.extra["parts"])

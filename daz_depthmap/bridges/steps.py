@@ -22,7 +22,7 @@ import logging
 import re
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +110,22 @@ def report_problem(report: str) -> str | None:
         return None
     error = parsed.get("error") if isinstance(parsed, dict) else None
     return str(error or "the page could not show the target")
+
+
+def bits_and_size(
+    pending: PendingSend, generation: Any, size_controls: Sequence[Any], follow_size: bool, sizes: Sequence[float]
+) -> Updates:
+    """The notes every image send shares (a 16-bit map goes as 8-bit) and, with ``follow_size``, the generation's
+    width/height fitted to the map (``generation``: the WebUI's controls, ``sizes`` the values of ``size_controls``)."""
+    if pending.bits == 16:
+        pending.notes.append("the 16-bit map went as 8-bit (ControlNet takes 8-bit images)")
+    if not follow_size:
+        return {}
+    values = dict(zip(size_controls, sizes, strict=True))
+    fitted, note = generation.fit(pending.tab, pending.width, pending.height, values)
+    if note:
+        pending.notes.append(note)
+    return dict(fitted)
 
 
 class StepSend(ABC):

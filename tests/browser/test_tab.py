@@ -6,8 +6,6 @@ test leaves the page usable for the next). Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-import base64
-import io
 import itertools
 import re
 import statistics
@@ -17,6 +15,7 @@ import numpy as np
 import pytest
 
 from daz_depthmap.exr import read_depth
+from tests.chromium import shown_picture
 
 pytestmark = pytest.mark.browser
 
@@ -391,20 +390,6 @@ def big_exr(tmp_path_factory) -> Path:
     return big
 
 
-def shown_picture(page, selector: str = PREVIEW) -> np.ndarray:
-    """The picture an ``<img>`` shows now, whatever its source (gradio's data URL, the route's blob URL)."""
-    from PIL import Image
-
-    data = page.evaluate(
-        """async (sel) => { const src = document.querySelector(sel).src;
-            const bytes = new Uint8Array(await (await fetch(src)).arrayBuffer());
-            let text = ''; for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
-            return btoa(text); }""",
-        selector,
-    )
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("L"))
-
-
 @pytest.mark.parametrize("route", [True, False], ids=["route", "gradio"])
 def test_live_preview_on_a_4096_image_reports_latency(browser, app, open_tab, big_exr: Path, route: bool):
     page = open_tab(browser, app, preview_route=route)
@@ -417,11 +402,11 @@ def test_live_preview_on_a_4096_image_reports_latency(browser, app, open_tab, bi
             page.wait_for_function(
                 "(p) => { const s = dazDepthmap.state[p].live; return !s.inFlight && !s.dirty; }", arg=P
             )
-            via_route = shown_picture(page)
+            via_route = shown_picture(page, PREVIEW)
             assert page.get_attribute(PREVIEW, "src").startswith("blob:")
         reply = wait_preview_settled(page)
         assert reply["far"] == pytest.approx(cutoff(page))
-        settled = shown_picture(page)
+        settled = shown_picture(page, PREVIEW)
         if route:  # no stale frame: the route's last picture is the one gradio then shows, level for level
             assert np.array_equal(via_route, settled)
             assert page.get_attribute(PREVIEW, "src").startswith("data:")

@@ -8,8 +8,6 @@ slider to the new preview on the page, measured by the page's own live path.
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 import statistics
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from test_send_browser import _serve
 from webui_helpers import WebUI, in_own_thread
 
 from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, shown_picture
 
 P = "daz_depthmap"
 NUMBER = f"#{P}_cutoff input[type=number]"
@@ -82,14 +80,14 @@ def _drive(url: str, exr: Path, route: bool) -> dict[str, float]:
                 f"() => {{ const s = dazDepthmap.state['{P}'].live; return !s.inFlight && !s.dirty; }}"
             )
             assert page.get_attribute(PREVIEW, "src").startswith("blob:")
-            via_route = _shown(page)
+            via_route = shown_picture(page, PREVIEW)
         page.wait_for_function(
             f"""() => {{ const s = dazDepthmap.state['{P}'].live;
                 return !dazDepthmap.live.busy('{P}') && s.lastReply &&
                     Math.abs(s.lastReply.far - parseFloat(document.querySelector('{NUMBER}').value)) < 1e-6; }}""",
             timeout=30_000,
         )
-        settled = _shown(page)
+        settled = shown_picture(page, PREVIEW)
         if route:  # no stale frame after the last move: gradio then shows the route's last picture, level for level
             assert np.array_equal(via_route, settled)
             assert not page.get_attribute(PREVIEW, "src").startswith("blob:")
@@ -123,17 +121,3 @@ def _drag(page: Page, target: float, steps: int = 40) -> None:
         page.mouse.move(start + (x_of(target) - start) * step / steps, y)
         page.wait_for_timeout(16)
     page.mouse.up()
-
-
-def _shown(page: Page) -> np.ndarray:
-    """The picture the preview shows now, whatever its source."""
-    from PIL import Image
-
-    data = page.evaluate(
-        """async (sel) => { const src = document.querySelector(sel).src;
-            const bytes = new Uint8Array(await (await fetch(src)).arrayBuffer());
-            let text = ''; for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
-            return btoa(text); }""",
-        PREVIEW,
-    )
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("L"))
