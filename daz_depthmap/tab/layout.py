@@ -349,16 +349,16 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                         elem_id=f"{p}_preview_normal",
                         elem_classes=["dazdm-preview"],
                     )
-                    with gr.Column(min_width=140, scale=0):
-                        legend = gr.Image(
-                            label="Which way",
-                            interactive=False,
-                            visible=False,
-                            height=130,
-                            show_download_button=False,
-                            elem_id=f"{p}_legend",
-                        )
-                        normal_info = gr.Markdown("", elem_id=f"{p}_normal_info", elem_classes=["dazdm-normal-info"])
+                    legend = gr.Image(
+                        label="Which way",
+                        interactive=False,
+                        visible=False,
+                        height=130,
+                        min_width=140,
+                        scale=0,
+                        show_download_button=False,
+                        elem_id=f"{p}_legend",
+                    )
                     preview_beauty = gr.Image(
                         label="Beauty (for the pose preprocessor)",
                         interactive=False,
@@ -368,6 +368,7 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                         elem_id=f"{p}_preview_beauty",
                         elem_classes=["dazdm-preview"],
                     )
+                normal_info = gr.Markdown("", elem_id=f"{p}_normal_info", elem_classes=["dazdm-normal-info"])
                 with gr.Row(elem_classes=["dazdm-pick-row"]):
                     pick = gr.Markdown(PICK_HINT, elem_id=f"{p}_pick", elem_classes=["dazdm-pick"])
                     pick_far = gr.Button("Set far cutoff here", size="sm", visible=False, elem_id=f"{p}_pick_far")
