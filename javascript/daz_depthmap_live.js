@@ -164,22 +164,24 @@
         // any answer frees the path: at most one request is on its way, or a resend that gradio dropped
         s.inFlight = 0;
         clearTimeout(s.watchdog);
+        if (viaRoute) {
+            // once the values settle, one request through gradio, for its components (the route's answers left
+            // a picture gradio does not know, or none where the page had no image yet); set now, so the path
+            // counts as busy until it has gone
+            cancelSettle(s);
+            s.settleTimer = setTimeout(function () {
+                s.settleTimer = null;
+                if (s.inFlight || s.dirty) {
+                    return; // newer values are on their way: their answer sets it again
+                }
+                s.settling = true;
+                s.dirty = true;
+                send(prefix);
+            }, reply.undrawn ? 0 : SETTLE_MS);
+        }
         // gradio still counts the event as pending while it hands us its output, and would drop a trigger now
         setTimeout(function () {
             send(prefix);
-            if (viaRoute && !s.inFlight && !s.dirty) {
-                // the values settled: one request through gradio, for its components (the route's last answer
-                // left a picture gradio does not know, or none where the page had no image yet)
-                cancelSettle(s);
-                s.settleTimer = setTimeout(function () {
-                    s.settleTimer = null;
-                    if (!s.inFlight && !s.dirty) {
-                        s.settling = true;
-                        s.dirty = true;
-                        send(prefix);
-                    }
-                }, reply.undrawn ? 0 : SETTLE_MS);
-            }
         }, 0);
     }
 

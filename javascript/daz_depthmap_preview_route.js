@@ -22,7 +22,7 @@
     function routeState(prefix) {
         const state = ns.stateOf(prefix);
         if (!state.route) {
-            state.route = { missing: false, urls: {} };
+            state.route = { missing: false, urls: {}, drawnSeq: 0 };
         }
         return state.route;
     }
@@ -81,11 +81,17 @@
                 throw new Error("preview route: HTTP " + response.status);
             }
             const answer = unpack(await response.arrayBuffer());
+            if (answer.reply.seq < state.drawnSeq) {
+                answer.images = {}; // overtaken (a slow render answered late): the newer picture stays
+            }
             Object.keys(answer.images).forEach(function (name) {
                 if (!draw(root, prefix, name, answer.images[name])) {
                     answer.reply.undrawn = true; // the page shows no image there yet: gradio's path must
                 }
             });
+            if (Object.keys(answer.images).length) {
+                state.drawnSeq = answer.reply.seq;
+            }
             ns.emit(prefix, "dazdm:route-reply", answer.reply);
         } catch (error) {
             ns.emit(prefix, "dazdm:route-failed", request);
