@@ -7,13 +7,16 @@ STAMP := $(VENV)/.installed
 # the core again with the newest OpenEXR bindings, as the WebUI's install.py gets them
 LATEST := .venv-latest
 LATEST_STAMP := $(LATEST)/.installed
+# everything again under Forge's gradio 4.40 and its pins (not part of `make test` yet)
+FORGE := .venv-forge
+FORGE_STAMP := $(FORGE)/.installed
 CORE_TESTS := tests/test_exr.py tests/test_damaged.py tests/test_damaged_corpus.py tests/test_cli.py \
 	tests/test_mapping.py tests/test_properties.py tests/test_histogram.py tests/test_output.py \
 	tests/test_session.py tests/test_store.py
 PORT ?= 7861
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup chromium test test-latest lint run bench sample clean
+.PHONY: setup chromium test test-latest test-forge lint run bench sample clean
 
 setup: $(STAMP)
 
@@ -26,6 +29,11 @@ $(LATEST_STAMP): requirements-latest.txt pyproject.toml
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade -r requirements-latest.txt
 	touch $(LATEST_STAMP)
+
+$(FORGE_STAMP): requirements-forge.txt pyproject.toml
+	$(PYTHON) -m venv $(FORGE)
+	$(FORGE)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-forge.txt
+	touch $(FORGE_STAMP)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
@@ -43,6 +51,9 @@ test-latest: $(LATEST_STAMP)
 	@$(LATEST)/bin/python -c "import OpenEXR; print('core tests with OpenEXR', OpenEXR.__version__)"
 	$(LATEST)/bin/python -m pytest -q $(CORE_TESTS)
 
+test-forge: $(FORGE_STAMP) chromium
+	$(FORGE)/bin/python -m pytest
+
 run: setup
 	$(PY) -m daz_depthmap.app --port $(PORT) samples/daz_figure_depth.exr
 
@@ -55,4 +66,4 @@ sample: setup
 		write_depth_exr('samples/two_figures_depth.exr', two_subject_depth(800, 640))"
 
 clean:
-	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(LATEST) $(FORGE) .pytest_cache .ruff_cache test-artifacts

@@ -26,7 +26,7 @@ from .context import TabContext
 from .params import DEFAULT_MAX_PIXELS, DepthParams
 from .routes import ApiAccess, build_router
 from .session.store import MAX_IDLE_SECONDS, MAX_MEMORY_BYTES
-from .tab import build_tab, session_store
+from .tab import build_tab, compat, session_store
 
 #: The extension's root folder: ``javascript/`` and ``style.css`` live there, as the WebUI expects.
 #: Where the installed package keeps ``javascript/`` and ``style.css`` (the wheel's data files), below the
@@ -128,7 +128,7 @@ def app_context(
 def build_app(files: Sequence[str | os.PathLike[str]] = (), ctx: TabContext | None = None) -> gr.Blocks:
     """The standalone Blocks: the tab, with ``files`` loaded into every new session, queue enabled."""
     blocks = build_tab(ctx or app_context(), initial_files=[Path(f) for f in files], theme=offline_theme())
-    blocks.queue(concurrency_count=4, api_open=False)
+    blocks.queue(api_open=False, **compat.queue_args(4))
     return blocks
 
 

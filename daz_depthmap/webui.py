@@ -83,9 +83,10 @@ def option(key: str, default: Any) -> Any:
 
 
 def hidden_tabs() -> frozenset[str]:
-    """Titles of the tabs the user hid (setting ``hidden_tabs``); their components are never on the page."""
+    """Titles of the tabs the user hid (setting ``hidden_tabs``), in lower case; their components are never on the
+    page. Lower case: AUTOMATIC1111 titles its tabs "txt2img"/"img2img", Forge "Txt2img"/"Img2img"."""
     value = option("hidden_tabs", [])
-    return frozenset(str(v) for v in value) if isinstance(value, (list, tuple, set, frozenset)) else frozenset()
+    return frozenset(str(v).lower() for v in value) if isinstance(value, (list, tuple, set, frozenset)) else frozenset()
 
 
 def data_path() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import shutil
@@ -22,7 +23,7 @@ from daz_depthmap.session.store import SessionStore
 from daz_depthmap.session.workspace import Workspace
 from daz_depthmap.synthetic import daz_like_depth
 from daz_depthmap.tab import build_tab, session_store
-from daz_depthmap.tab.compat import js
+from daz_depthmap.tab.compat import js, listeners
 
 F32 = "synthetic_daz_Y_f32_zip_1200.exr"
 P = "dzt"
@@ -57,10 +58,10 @@ class Tab:
         return next(b for b in self.blocks.blocks.values() if getattr(b, "elem_id", None) == f"{P}_{name}")
 
     def handler(self, name: str, trigger: str):
-        targets = [self.component(name)._id] if name else []  # the page's load event has no target
-        for index, dep in enumerate(self.blocks.dependencies):
-            if dep["trigger"] == trigger and (set(targets) <= set(dep["targets"]) if targets else not dep["targets"]):
-                return self.blocks.fns[index].fn
+        component = self.component(name) if name else None  # the page's load event has no component
+        for listener in listeners(self.blocks):
+            if listener.starts_on(component, trigger):
+                return listener.fn
         raise AssertionError(f"no {trigger} event on {name!r}")
 
     def run(self, name: str, trigger: str, *args: object, **kwargs: object) -> dict[str, object]:
@@ -163,7 +164,11 @@ def test_gradio_finds_the_click_position_and_the_progress_bar_parameters(tab: Ta
 
 
 def test_client_functions_use_the_keyword_of_this_gradio():
-    assert js("() => 1") == {"_js": "() => 1"}
+    (keyword,) = js("() => 1")
+    assert keyword == ("_js" if gr.__version__.startswith("3.") else "js")
+    with gr.Blocks():
+        listener = gr.Button().click
+    assert keyword in inspect.signature(listener).parameters
 
 
 def test_a_page_load_shows_the_command_line_files_in_a_session_of_its_own(tmp_path: Path, shared_exr_dir: Path):
@@ -181,7 +186,7 @@ def test_a_page_load_shows_the_command_line_files_in_a_session_of_its_own(tmp_pa
 
 def test_without_files_to_show_there_is_no_page_load_event_and_the_tab_starts_empty(tab: Tab):
     # a page-load event answering after the upload of a file dropped at once replaced that upload's session
-    assert not [dep for dep in tab.blocks.dependencies if dep["trigger"] == "load"]
+    assert not [event for event in listeners(tab.blocks) if event.starts_on(None, "load")]
     for name in ("cutoff", "near", "channel", "remove"):
         assert tab.component(name).interactive is False, name
     assert tab.component("files").choices == [] and tab.component("preview_depth").value is None
@@ -192,8 +197,8 @@ def test_the_upload_box_is_an_output_of_its_own_event_only(tab: Tab, tmp_path: P
     other = build_tab(_with_store(TabContext(output_dir=tmp_path, elem_prefix=P)), [shared_exr_dir / F32])
     for blocks in (tab.blocks, other):
         upload = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == f"{P}_upload")._id
-        owners = [dep["trigger"] for dep in blocks.dependencies if upload in dep["outputs"]]
-        assert owners == ["upload"]
+        owners = [event.targets for event in listeners(blocks) if upload in event.outputs]
+        assert owners == [((upload, "upload"),)]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -342,9 +347,9 @@ def test_option_changes_leave_the_status_line_alone_and_show_no_progress_overlay
         assert "status" not in out and isinstance(out["preview_depth"], np.ndarray)
     status_id = loaded.component("status")._id
     option_ids = {loaded.component(n)._id for n in ("compress_map", "mask", "noise", "bits", "seed")}
-    events = [d for d in loaded.blocks.dependencies if set(d["targets"]) & option_ids]
-    assert len(events) == 6 and all(status_id in d["outputs"] for d in events)  # errors still go there
-    assert {d["show_progress"] for d in events} == {"hidden"}
+    events = [e for e in listeners(loaded.blocks) if {target for target, _ in e.targets} & option_ids]
+    assert len(events) == 6 and all(status_id in e.outputs for e in events)  # errors still go there
+    assert {e.show_progress for e in events} == {"hidden"}
 
 
 def test_saving_after_the_upload_is_gone_says_to_upload_again(tab: Tab, shared_exr_dir: Path, tmp_path: Path):

@@ -30,6 +30,19 @@ def image_source_upload() -> dict[str, Any]:
     return {"source": "upload"} if GRADIO_MAJOR < 4 else {"sources": ["upload"]}
 
 
+def queue_args(workers: int) -> dict[str, int]:
+    """``Blocks.queue`` keywords for ``workers`` events running at once: gradio 3's ``concurrency_count`` (worker
+    threads of the queue); gradio 4 refuses that keyword and limits each event instead (``default_concurrency_limit``,
+    1 unless set), so ``workers`` there lets every event run that many times at once."""
+    return {"concurrency_count": workers} if GRADIO_MAJOR < 4 else {"default_concurrency_limit": workers}
+
+
+def lossless_image() -> dict[str, str]:
+    """The keyword that keeps an output image's pixels exact: gradio 3 sends arrays as PNG data URLs; gradio 4
+    writes them to its cache as WebP (lossy) unless told ``format="png"``, and serves them as files."""
+    return {} if GRADIO_MAJOR < 4 else {"format": "png"}
+
+
 def on_commit(component: Any, fn: Any, inputs: list[Any], outputs: list[Any], **kwargs: Any) -> None:
     """Run ``fn`` when a number box's value is committed: Enter, and leaving the box (gradio 4's Number has no
     ``blur``; its ``input`` fires per keystroke there, so leaving is caught by ``change`` after ``submit``)."""
@@ -76,3 +89,62 @@ def uploads(files: Any) -> list[Upload]:
                 item.close()  # the empty temporary file it holds open
         found.append(Upload(path, Path(str(original or path)).name, tuple(copies)))
     return found
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Reading a built Blocks' events (the tests call events in-process through these)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One event listener of a built ``gr.Blocks``: which (component id, trigger) pairs start it, its inputs and
+    outputs (component ids), its function, the listener it runs after (``.then``, by :attr:`key`) and its progress
+    display.
+
+    gradio 3 keeps them as dicts in ``blocks.dependencies`` (found by index, ``"targets"`` a list of ids and one
+    ``"trigger"``); gradio 4 as ``BlockFunction`` objects in ``blocks.fns`` (found by ``_id``, ``targets`` a list
+    of ``(id, trigger)`` pairs).
+    """
+
+    key: int
+    targets: tuple[tuple[int | None, str], ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    fn: Any
+    trigger_after: int | None
+    show_progress: str
+
+    def starts_on(self, component: Any | None, trigger: str) -> bool:
+        """Whether ``trigger`` of ``component`` (``None``: the page's load) starts this listener."""
+        if component is None:
+            return any(name == trigger for _, name in self.targets)
+        return (component._id, trigger) in self.targets
+
+
+def listeners(blocks: gr.Blocks) -> list[Listener]:
+    """Every event listener of ``blocks``, in the order they were added."""
+    if GRADIO_MAJOR < 4:
+        return [
+            Listener(
+                key=index,
+                targets=tuple((target, dep["trigger"]) for target in dep["targets"]) or ((None, dep["trigger"]),),
+                inputs=tuple(dep["inputs"]),
+                outputs=tuple(dep["outputs"]),
+                fn=blocks.fns[index].fn,
+                trigger_after=dep.get("trigger_after"),
+                show_progress=dep["show_progress"],
+            )
+            for index, dep in enumerate(blocks.dependencies)
+        ]
+    return [
+        Listener(
+            key=key,
+            targets=tuple((target, trigger) for target, trigger in fn.targets),
+            inputs=tuple(block._id for block in fn.inputs),
+            outputs=tuple(block._id for block in fn.outputs),
+            fn=fn.fn,
+            trigger_after=fn.trigger_after,
+            show_progress=fn.show_progress,
+        )
+        for key, fn in blocks.fns.items()
+    ]

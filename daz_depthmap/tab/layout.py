@@ -15,6 +15,7 @@ import gradio as gr
 
 from ..context import TabContext
 from ..params import OPTION
+from . import compat
 
 BITS_CHOICES = ("8-bit", "16-bit")
 PICK_HINT = "Click the preview to read the depth under the cursor."
@@ -327,6 +328,7 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                         interactive=False,
                         height=PREVIEW_HEIGHT,
                         show_download_button=False,
+                        **compat.lossless_image(),
                         elem_id=f"{p}_preview_depth",
                         elem_classes=["dazdm-preview"],
                     )
@@ -336,6 +338,7 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                         height=PREVIEW_HEIGHT,
                         visible=defaults.mask,
                         show_download_button=False,
+                        **compat.lossless_image(),
                         elem_id=f"{p}_preview_mask",
                         elem_classes=["dazdm-preview"],
                     )

@@ -175,6 +175,11 @@ PREVIEW_ROUTE = "/daz-depthmap/v1/preview"
 def _decode_data_url(src: str | None) -> np.ndarray:
     from PIL import Image
 
+    if src and src.startswith("http://127.0.0.1"):  # gradio 4 serves output images as files
+        with urllib.request.urlopen(src, timeout=10) as response:
+            data = response.read()
+        assert data.startswith(b"\x89PNG"), f"not a PNG (a lossy preview?): {src[-40:]!r}"
+        return np.asarray(Image.open(io.BytesIO(data)).convert("L"))
     assert src and src.startswith("data:image/"), f"not an inline image: {str(src)[:60]!r}"
     data = base64.b64decode(src.split(",", 1)[1])
     return np.asarray(Image.open(io.BytesIO(data)).convert("L"))
@@ -182,5 +187,6 @@ def _decode_data_url(src: str | None) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def decode_data_url() -> Callable[[str | None], np.ndarray]:
-    """``decode_data_url(src)``: an ``<img>``'s ``data:image/png;base64,...`` source as a grey numpy array."""
+    """``decode_data_url(src)``: an ``<img>``'s source as a grey numpy array: a ``data:image/png;base64,...`` URL
+    (gradio 3), or the app's URL of a PNG file (gradio 4)."""
     return _decode_data_url

@@ -232,7 +232,12 @@ def test_preview_click_reads_the_depth_and_sets_the_cutoff_there(page, truth, ar
     x, y, picked = int(found[1]), int(found[2]), float(found[3])
     assert abs(x - 600) <= 2 and abs(y - 600) <= 2
     assert picked == pytest.approx(float(depth[y, x]), rel=1e-5)
-    page.click(f"#{P}_pick_far")
+    page.click(f"#{P}_pick_far")  # gradio 4 runs the button's client function after the click, not in it
+    page.wait_for_function(
+        "([sel, v]) => Math.abs(parseFloat(document.querySelector(sel).value) - v) <= 1e-5 * v",
+        arg=[NUMBER, picked],
+        timeout=5_000,
+    )
     assert cutoff(page) == pytest.approx(picked, rel=1e-5)
     reply = wait_preview_settled(page)
     assert reply["far"] == pytest.approx(picked, rel=1e-5)
