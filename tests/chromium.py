@@ -21,9 +21,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-def shown_picture(page: object, selector: str) -> np.ndarray:
-    """The picture the ``<img>`` at ``selector`` shows now, as grey levels, whatever its source (gradio's data or
-    file URL, the preview route's blob URL): fetched by the page itself."""
+def shown_picture(page: object, selector: str, mode: str = "L") -> np.ndarray:
+    """The picture the ``<img>`` at ``selector`` shows now, in PIL ``mode`` (grey levels unless asked), whatever its
+    source (gradio 3's data URL, gradio 4's served file, the preview route's blob URL): fetched by the page itself.
+    Anything but a PNG fails: a lossy preview would hide wrong pixels."""
     from PIL import Image
 
     data = page.evaluate(  # type: ignore[attr-defined]
@@ -33,4 +34,6 @@ def shown_picture(page: object, selector: str) -> np.ndarray:
             return btoa(text); }""",
         selector,
     )
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("L"))
+    raw = base64.b64decode(data)
+    assert raw.startswith(b"\x89PNG"), f"not a PNG (a lossy preview?) at {selector}"
+    return np.asarray(Image.open(io.BytesIO(raw)).convert(mode))

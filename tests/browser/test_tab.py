@@ -509,6 +509,8 @@ def test_uploads_are_kept_once_and_a_closed_page_releases_its_files(browser, app
     try:
         page.set_input_files(f"#{P}_upload input[type=file]", str(shared_exr_dir / FILE))
         page.wait_for_selector(PREVIEW, timeout=30_000)
+        # the page learns its session from the file view's change event, which gradio 4 runs after the update
+        page.wait_for_function("(p) => (dazDepthmap.state[p] || {}).view?.session", arg=P)
         mine = set(app.uploads()) - before
         assert len(mine) == 1 and next(iter(mine)).stat().st_size == (shared_exr_dir / FILE).stat().st_size
         assert not any(p.name == FILE for p in app.gradio_files()), "gradio's copies are gone"

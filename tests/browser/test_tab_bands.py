@@ -7,18 +7,16 @@ One app page with the bundled two-figure sample (near figure 150..210 cm, far fi
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from daz_depthmap.exr import read_depth
 from daz_depthmap.regions import region_colour
 from daz_depthmap.session.loaded import preview_indices
+from tests.chromium import shown_picture
 
 pytestmark = pytest.mark.browser
 
@@ -44,9 +42,7 @@ def plan(page) -> dict:
 
 
 def picture(page) -> np.ndarray:
-    src = page.get_attribute(PREVIEW, "src")
-    assert src and src.startswith("data:image/")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
+    return shown_picture(page, PREVIEW, "RGB")
 
 
 def histogram_x(page, depth: float) -> tuple[float, float]:
