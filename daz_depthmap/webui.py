@@ -10,9 +10,11 @@ adds the extension's section to the Settings page. Every lookup tolerates a WebU
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +23,9 @@ from typing import Any
 from modules import script_callbacks  # noqa: F401  (re-exported: scripts/daz_depthmap.py registers through it)
 
 from .bridges.base import ComponentIndex
-from .bridges.controlnet_a1111 import KEEP_MODEL, SdWebuiControlNet
+from .bridges.controlnet import KEEP_MODEL, Detected, detect
+from .bridges.controlnet_a1111 import SdWebuiControlNet
+from .bridges.controlnet_forge import CanvasCollector, ForgeControlNet
 from .bridges.region_send import RegionSendBlock
 from .bridges.regional_prompter import ActiveBoxCollector, RegionalPrompter
 from .bridges.send import SendBlock, SendSettings
@@ -87,6 +91,16 @@ def hidden_tabs() -> frozenset[str]:
     page. Lower case: AUTOMATIC1111 titles its tabs "txt2img"/"img2img", Forge "Txt2img"/"Img2img"."""
     value = option("hidden_tabs", [])
     return frozenset(str(v).lower() for v in value) if isinstance(value, (list, tuple, set, frozenset)) else frozenset()
+
+
+def is_forge() -> bool:
+    """Whether this WebUI is Forge (lllyasviel/stable-diffusion-webui-forge): it has a ``modules_forge`` package."""
+    if "modules_forge" in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec("modules_forge") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def data_path() -> Path:
@@ -194,8 +208,11 @@ class Extension:
     """The extension inside one WebUI process; ``scripts/daz_depthmap.py`` makes one each time it is loaded."""
 
     def __init__(self) -> None:
-        self.components = ComponentIndex([SdWebuiControlNet.WANTED, GenerationControls.WANTED, RegionalPrompter.WANTED])
+        self.components = ComponentIndex(
+            [SdWebuiControlNet.WANTED, ForgeControlNet.WANTED, GenerationControls.WANTED, RegionalPrompter.WANTED]
+        )
         self.rp_boxes = ActiveBoxCollector(self.components)
+        self.canvases = CanvasCollector(self.components)
         self.send_block: SendBlock | None = None  # the one in the tab built last
         self.region_block: RegionSendBlock | None = None
         self.set_block: SetSendBlock | None = None
@@ -217,6 +234,7 @@ class Extension:
     def forget_page(self) -> None:
         self.components.clear()
         self.rp_boxes = ActiveBoxCollector(self.components)
+        self.canvases = CanvasCollector(self.components)
         self.send_block = None
         self.region_block = None
         self.set_block = None
@@ -227,6 +245,7 @@ class Extension:
     # on_after_component
     def collect_component(self, component: Any, **kwargs: Any) -> None:
         self.rp_boxes.see(component, kwargs.get("label"))
+        self.canvases.see(component)
         self.components.add(component)
 
     # on_app_started: the routes read the store of the page built last (Reload UI builds a new one)
@@ -294,7 +313,12 @@ class Extension:
     def tabs(self) -> list[tuple[Any, str, str]]:
         from .tab import build_tab
 
+        print(self.controlnet().line, flush=True)  # which WebUI and ControlNet, in its console: once per page built
         return [(build_tab(self.tab_context()), TAB_TITLE, TAB_ID)]
+
+    def controlnet(self) -> Detected:
+        """The page's ControlNet (sd-webui-controlnet, Forge's built-in one, or none) and the line saying so."""
+        return detect(self.components, hidden_tabs(), is_forge())
 
     def tab_context(self) -> TabContext:
         """What the tab builder gets: output folder, defaults, the server's sessions, and the send block."""
@@ -316,16 +340,18 @@ class Extension:
         hidden = hidden_tabs()
 
         def add(handles: TabHandles) -> None:
+            found = self.controlnet()
             self.send_block = SendBlock(
                 handles,
-                SdWebuiControlNet(self.components, hidden),
+                found.bridge,
                 GenerationControls(self.components, hidden),
                 settings=self.send_settings,
                 elem_prefix=TAB_ID,
+                detected=found.line,
             )
             self.set_block = SetSendBlock(
                 handles,
-                SdWebuiControlNet(self.components, hidden),
+                found.bridge,
                 GenerationControls(self.components, hidden),
                 settings=self.send_settings,
                 elem_prefix=TAB_ID,
@@ -345,4 +371,4 @@ class Extension:
         return SendSettings(settings.depth_model, settings.set_preprocessor_model)
 
     def depth_models(self) -> list[str]:
-        return SdWebuiControlNet(self.components, hidden_tabs()).depth_models()
+        return self.controlnet().bridge.depth_models()

@@ -11,20 +11,28 @@ import logging
 import re
 import sys
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 import numpy as np
 
-from .base import Bridge, ComponentIndex, Configured, Reveal, Target, Updates
+from .base import ComponentIndex, Configured, Reveal, Target, Updates
+from .controlnet import (
+    CONTROL_MODES,
+    IMAGE_ID,
+    KEEP_MODEL,
+    TABS,
+    ControlNetBridge,
+    UnitSettings,
+    choices_of,
+    depth_only,
+    in_range,
+    pick_model,
+    set_control_mode,
+    set_preprocessor_and_model,
+)
 
 log = logging.getLogger(__name__)
-
-TABS = ("txt2img", "img2img")
-
-#: the model choice that leaves the unit's model as it is
-KEEP_MODEL = "Keep the unit's model"
 
 NOT_INSTALLED = (
     "Send to ControlNet needs the ControlNet extension (sd-webui-controlnet), which was not found: install it "
@@ -35,59 +43,11 @@ IDS_CHANGED = (
     "this ControlNet version is not supported yet. Save the depth map and upload it by hand."
 )
 NOT_MIKUBILL = (
-    "Send to ControlNet supports sd-webui-controlnet on the AUTOMATIC1111 WebUI; this ControlNet (Forge's built-in "
-    "one?) uses other components. Save the depth map and upload it by hand."
+    "Send to ControlNet supports sd-webui-controlnet on the AUTOMATIC1111 WebUI; this ControlNet uses other "
+    "components. Save the depth map and upload it by hand."
 )
 
-_IMAGE_ID = re.compile(r"^(txt2img|img2img)_controlnet_ControlNet(?:-(\d+))?_input_image$")
-
-
-def choices_of(component: Any) -> list[str]:
-    """A dropdown's choice values (gradio 4 keeps ``(label, value)`` pairs)."""
-    return [c[1] if isinstance(c, tuple) else c for c in (getattr(component, "choices", None) or [])]
-
-
-def depth_only(names: Collection[Any]) -> list[str]:
-    """The names with "depth" in them (any case), without ``"None"`` and duplicates, in their order."""
-    return [n for n in dict.fromkeys(names) if isinstance(n, str) and n != "None" and "depth" in n.lower()]
-
-
-def pick_model(preferred: str, models: list[str]) -> str:
-    """The model choice to start with: the preferred one, or the same name with another hash, else keep."""
-    if preferred in models:
-        return preferred
-    name = preferred.split(" [")[0].strip().lower()
-    same = [m for m in models if m.split(" [")[0].strip().lower() == name] if name else []
-    return same[0] if same else KEEP_MODEL
-
-
-#: ControlNet's control modes (its ``external_code.ControlMode`` values, the radio's choices).
-CONTROL_MODES = ("Balanced", "My prompt is more important", "ControlNet is more important")
-
-
-@dataclass(frozen=True)
-class UnitSettings:
-    """What a send sets in a unit around its image.
-
-    Attributes
-    ----------
-    model:
-        The model to choose; ``None``: leave the unit's model.
-    set_preprocessor_model:
-        False: leave preprocessor and model as they are.
-    preprocessors:
-        The preprocessor to choose: the first of these the unit offers (``("none",)`` for a finished map; a pose
-        send gives ``("dw_openpose_full", "openpose_full")``).
-    weight, guidance_end, control_mode:
-        Control weight, ending control step and control mode; ``None``: leave them.
-    """
-
-    model: str | None = None
-    set_preprocessor_model: bool = True
-    preprocessors: tuple[str, ...] = ("none",)
-    weight: float | None = None
-    guidance_end: float | None = None
-    control_mode: str | None = None
+_IMAGE_ID = IMAGE_ID
 
 
 class ControlNetUnit(Target):
@@ -144,19 +104,12 @@ class ControlNetUnit(Target):
                 continue
             if component is None:
                 result.notes.append(f"{what} not set (its slider was not found)")
-            elif _balance_value(component, value) is None:
+            elif not in_range(component, value):
                 result.notes.append(f"{what} {value:g} not set (outside its slider)")
             else:
                 result.updates[component] = value
                 result.done.append(f"{what} {value:g}")
-        if settings.control_mode is not None:
-            if self.control_mode is None:
-                result.notes.append("control mode not set (its radio was not found)")
-            elif settings.control_mode in choices_of(self.control_mode):
-                result.updates[self.control_mode] = settings.control_mode
-                result.done.append(f"control mode {settings.control_mode}")
-            else:
-                result.notes.append(f"control mode {settings.control_mode!r} not set (not among its choices)")
+        set_control_mode(settings.control_mode, self.control_mode, result)
 
     def preprocessor_choices(self) -> list[str]:
         return choices_of(self.preprocessor) if self.preprocessor is not None else []
@@ -170,39 +123,15 @@ class ControlNetUnit(Target):
         else:
             result.notes.append("Enable not ticked (its checkbox was not found)")
         self._balance(settings, result)
-        if not settings.set_preprocessor_model:
-            return result
-        offered = choices_of(self.preprocessor) if self.preprocessor is not None else []
-        chosen = next((p for p in settings.preprocessors if p in offered), None)
-        wanted = " or ".join(f'"{p}"' for p in settings.preprocessors)
-        if self.preprocessor is None:
-            result.notes.append("preprocessor not set (its dropdown was not found)")
-        elif chosen is not None:
-            result.updates[self.preprocessor] = chosen
-            result.done.append(f"preprocessor {chosen}")
-        else:
-            result.notes.append(f"preprocessor not set ({wanted} is not among its choices)")
-        if settings.model:
-            if self.model is None:
-                result.notes.append("model not set (its dropdown was not found)")
-            elif settings.model in self._models():
-                result.updates[self.model] = settings.model
-                result.done.append(f"model `{settings.model}`")
-            else:
-                result.notes.append(f"model `{settings.model}` not set: it is not in ControlNet's model list any more")
+        if settings.set_preprocessor_model:
+            set_preprocessor_and_model(settings, self.preprocessor, self.model, self._models(), result)
         return result
 
 
-def _balance_value(component: Any, value: float) -> float | None:
-    """``value`` if the slider takes it (within its range), else None."""
-    low, high = getattr(component, "minimum", None), getattr(component, "maximum", None)
-    if low is not None and value < low or high is not None and value > high:
-        return None
-    return value
-
-
-class SdWebuiControlNet(Bridge):
+class SdWebuiControlNet(ControlNetBridge):
     """sd-webui-controlnet's units, on the tabs that are on the page."""
+
+    name = "sd-webui-controlnet"
 
     WANTED = re.compile(r"^(?:txt2img|img2img)_controlnet_.+$")
 
@@ -218,6 +147,9 @@ class SdWebuiControlNet(Bridge):
             if match:
                 found.setdefault(match[1], []).append((int(match[2] or 0), elem_id))
         return {tab: sorted(found[tab]) for tab in TABS if tab in found}
+
+    def found(self) -> bool:
+        return any(isinstance(self.index.get(i), gr.Image) for found in self._images().values() for _, i in found)
 
     def problem(self) -> str | None:
         if not any(i.startswith(f"{t}_controlnet_") for i in self.index.ids() for t in TABS):
@@ -261,13 +193,6 @@ class SdWebuiControlNet(Bridge):
                     return [c for c in choices_of(model) if c != "None"]
         return []
 
-    def depth_models(self) -> list[str]:
-        return depth_only(self.models())
-
-    def models_named(self, word: str) -> list[str]:
-        """ControlNet's models with ``word`` in the name (any case): "normal", "openpose"."""
-        return [m for m in dict.fromkeys(self.models()) if m != "None" and word in m.lower()]
-
     def preprocessors(self) -> list[str]:
         """The preprocessors a unit offers (the first unit's dropdown)."""
         for units in self.targets().values():
@@ -275,3 +200,16 @@ class SdWebuiControlNet(Bridge):
                 if isinstance(unit, ControlNetUnit):
                     return unit.preprocessor_choices()
         return []
+
+
+# re-exported: older imports of these names from this module keep working
+__all__ = [
+    "CONTROL_MODES",
+    "KEEP_MODEL",
+    "TABS",
+    "ControlNetUnit",
+    "SdWebuiControlNet",
+    "UnitSettings",
+    "depth_only",
+    "pick_model",
+]

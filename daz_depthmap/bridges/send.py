@@ -16,7 +16,7 @@ from ..session.batch import full_maps
 from ..session.store import Session
 from ..tab import compat
 from .base import Target, Updates
-from .controlnet_a1111 import KEEP_MODEL, TABS, SdWebuiControlNet, UnitSettings, pick_model
+from .controlnet import KEEP_MODEL, TABS, ControlNetBridge, UnitSettings, pick_model
 from .steps import PENDING_SECONDS, Pair, PendingSend, StepSend, bits_and_size, new_send_id, report_problem
 from .webui_controls import GenerationControls
 
@@ -45,13 +45,15 @@ class SendBlock(StepSend):
     def __init__(
         self,
         handles: TabHandles,
-        controlnet: SdWebuiControlNet,
+        controlnet: ControlNetBridge,
         generation: GenerationControls,
         settings: Callable[[], SendSettings] = SendSettings,
         elem_prefix: str = "daz_depthmap",
         max_pairs: int = DEPTH_PAIRS,
+        detected: str = "",
     ) -> None:
         self.controlnet = controlnet
+        self.detected = detected
         self.generation = generation
         self.settings = settings
         self.units = controlnet.targets()
@@ -62,6 +64,9 @@ class SendBlock(StepSend):
 
     def problem(self) -> str | None:
         return self.controlnet.problem()
+
+    def notice(self) -> str:
+        return self.detected
 
     def build_controls(self, p: str) -> None:
         tabs = list(self.units)

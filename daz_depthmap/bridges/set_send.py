@@ -18,7 +18,7 @@ from ..session.canvas_set import full_beauty, full_normal_map
 from ..session.store import Session
 from ..tab import compat
 from .base import Target, Updates
-from .controlnet_a1111 import CONTROL_MODES, KEEP_MODEL, TABS, SdWebuiControlNet, UnitSettings, pick_model
+from .controlnet import CONTROL_MODES, KEEP_MODEL, TABS, ControlNetBridge, UnitSettings, pick_model
 from .send import SendSettings
 from .steps import Pair, PendingSend, StepSend, bits_and_size, markdown_plain, new_send_id
 from .webui_controls import GenerationControls
@@ -49,7 +49,7 @@ class SetSendBlock(StepSend):
     def __init__(
         self,
         handles: TabHandles,
-        controlnet: SdWebuiControlNet,
+        controlnet: ControlNetBridge,
         generation: GenerationControls,
         settings: Callable[[], SendSettings] = SendSettings,
         elem_prefix: str = "daz_depthmap",

@@ -141,6 +141,8 @@ class StepSend(ABC):
         self.elem_id = elem_id
         self.send: Any = None
         with gr.Accordion(self.title, open=open_, elem_id=elem_id):
+            if self.notice():
+                gr.Markdown(self.notice(), elem_id=f"{elem_id}_found")
             problem = self.problem()
             if problem:
                 self.message = gr.Markdown(problem, elem_id=f"{elem_id}_missing")
@@ -163,6 +165,10 @@ class StepSend(ABC):
     @abstractmethod
     def build_controls(self, p: str) -> None:
         """The block's controls, ``self.send`` (the button) and ``self.status`` (a Markdown line)."""
+
+    def notice(self) -> str:
+        """A line shown first in the block, whether it can send or not (which WebUI and ControlNet were found)."""
+        return ""
 
     def remembered(self) -> list[Any]:
         """The block's controls (none is saved to the WebUI's ui-config.json)."""

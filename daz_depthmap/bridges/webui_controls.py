@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..tab import compat
 from .base import Bridge, ComponentIndex, Reveal, Target, Updates
 
 #: img2img › Inpaint upload › mask, and the image to inpaint
@@ -57,7 +58,7 @@ class InpaintMask(Target):
         return Reveal(show=(INPAINT_MASK_ID,))
 
     def deliver(self, image: np.ndarray) -> Updates:
-        return {self.component: image}
+        return {self.component: compat.exact_image(self.component, image)}
 
 
 class InpaintBase(Target):
@@ -77,7 +78,7 @@ class InpaintBase(Target):
         return Reveal(show=(INPAINT_BASE_ID,))
 
     def deliver(self, image: np.ndarray) -> Updates:
-        return {self.component: image}
+        return {self.component: compat.exact_image(self.component, image)}
 
 
 class GenerationControls(Bridge):

@@ -43,6 +43,17 @@ def lossless_image() -> dict[str, str]:
     return {} if GRADIO_MAJOR < 4 else {"format": "png"}
 
 
+def exact_image(component: Any, image: Any) -> Any:
+    """The value that puts ``image`` (a uint8 array) into an image component of another extension pixel for pixel:
+    gradio 3 sends the array as a PNG data URL; gradio 4 would write it as its ``format`` (WebP, lossy, unless the
+    component asked for PNG), so the array goes into gradio's cache as PNG first and the component gets that file."""
+    if GRADIO_MAJOR < 4 or not isinstance(component, gr.Image) or getattr(component, "format", "png") == "png":
+        return image
+    from gradio.processing_utils import save_img_array_to_cache
+
+    return save_img_array_to_cache(image, cache_dir=component.GRADIO_CACHE, format="png")
+
+
 def on_commit(component: Any, fn: Any, inputs: list[Any], outputs: list[Any], **kwargs: Any) -> None:
     """Run ``fn`` when a number box's value is committed: Enter, and leaving the box (gradio 4's Number has no
     ``blur``; its ``input`` fires per keystroke there, so leaving is caught by ``change`` after ``submit``)."""

@@ -46,14 +46,18 @@ import gradio as gr
 import numpy as np
 
 PAGE_SCRIPT = Path(__file__).with_name("standin_forge.js").read_text(encoding="utf-8")
-PREPROCESSORS = ["None", "depth_midas", "depth_zoe", "canny"]
+PREPROCESSORS = ["None", "depth_midas", "depth_zoe", "canny", "normalbae", "openpose_full", "dw_openpose_full"]
 MODELS = [
     "None",
     "control_v11p_sd15_canny [d14c016b]",
     "control_v11f1p_sd15_depth [cfd03158]",
+    "control_v11p_sd15_normalbae [316696f1]",
+    "control_v11p_sd15_openpose [cab727d4]",
     "t2iadapter_depth_sd14v1 [fc6cd1da]",
 ]
 DEPTH_MODEL = "control_v11f1p_sd15_depth [cfd03158]"
+NORMAL_MODEL = "control_v11p_sd15_normalbae [316696f1]"
+POSE_MODEL = "control_v11p_sd15_openpose [cab727d4]"
 START_PREPROCESSOR = "depth_midas"
 CONTROL_MODES = ["Balanced", "My prompt is more important", "ControlNet is more important"]
 RESIZE_MODES = ["Just Resize", "Crop and Resize", "Resize and Fill"]

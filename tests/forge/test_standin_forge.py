@@ -1,5 +1,5 @@
 """The Forge stand-in itself: Forge's ids, component types and build order as an extension sees them through
-``on_after_component``, and the extension loading into it (its send block still says Forge is not supported)."""
+``on_after_component``, and the extension loading into it."""
 
 from __future__ import annotations
 
@@ -70,14 +70,13 @@ def test_a_units_background_takes_an_array_and_gives_rgba(forge: Forge) -> None:
     assert background.preprocess("") is None and background.postprocess(None) is None
 
 
-def test_the_extension_loads_and_its_send_block_says_what_is_missing(forge: Forge) -> None:
+def test_the_extension_loads_with_its_tab_and_send_block(forge: Forge) -> None:
     forge.load_scripts()
     page = forge.start(units=3, api=True)
     assert forge.errors() == []
     (tab,) = (t for t in page.tabs if t[2] == "daz_depthmap")
     block = forge.extension.send_block
-    assert block is not None and block.send is None  # no Forge bridge yet: a message instead of the controls
-    assert "Forge" in block.message.value
+    assert block is not None and block.send is not None and "Forge" in block.notice()
     assert any(getattr(b, "elem_id", None) == "daz_depthmap_upload" for b in tab[0].blocks.values())
 
 

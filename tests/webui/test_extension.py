@@ -123,6 +123,22 @@ def test_the_tab_is_built_with_the_send_block_wired_to_the_page(webui: WebUI) ->
     assert webui.errors() == []
 
 
+def test_the_webui_and_its_controlnet_are_said_in_one_line(webui: WebUI, capsys: pytest.CaptureFixture[str]) -> None:
+    webui.load_scripts()
+    webui.start(units=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("DAZ Depth:")]
+    assert lines == [
+        "DAZ Depth: AUTOMATIC1111 WebUI with sd-webui-controlnet (txt2img 2 units, img2img 2 units): "
+        "Send to ControlNet is on."
+    ]
+    assert webui.extension.send_block.notice() == lines[0]
+    webui.start(units=0)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("DAZ Depth:")]
+    assert lines == [
+        "DAZ Depth: AUTOMATIC1111 WebUI, no ControlNet found: Send to ControlNet is off (saving depth maps works)."
+    ]
+
+
 def test_without_controlnet_the_block_says_what_is_missing(webui: WebUI) -> None:
     webui.load_scripts()
     webui.start(units=0)
@@ -217,6 +233,7 @@ def test_an_unknown_controlnet_layout_gets_a_message(webui: WebUI) -> None:
     (blocks, _, _), *_ = webui.script_callbacks.ui_tabs_callback()
     assert webui.extension.send_block.send is None
     assert "uses other components" in webui.extension.send_block.message.value
+    assert "a ControlNet of unknown make" in webui.extension.send_block.notice()
     assert isinstance(blocks, gr.Blocks)
 
 

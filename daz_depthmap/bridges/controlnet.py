@@ -1,0 +1,200 @@
+"""What every ControlNet bridge is, whichever ControlNet it talks to: sd-webui-controlnet on the AUTOMATIC1111 WebUI
+(:mod:`.controlnet_a1111`) or Forge's built-in ControlNet (:mod:`.controlnet_forge`).
+
+A :class:`ControlNetBridge` offers its units as send targets and its model and preprocessor lists; a unit's
+:meth:`~.base.Target.configure` takes :class:`UnitSettings`. The send blocks (:mod:`.send`, :mod:`.set_send`) know
+ControlNet only through this module. :func:`detect` says which ControlNet the page has, in one line.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import abstractmethod
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from .base import Bridge, ComponentIndex, Configured
+
+TABS = ("txt2img", "img2img")
+
+#: the model choice that leaves the unit's model as it is
+KEEP_MODEL = "Keep the unit's model"
+
+#: ControlNet's control modes (the same three on both ControlNets)
+CONTROL_MODES = ("Balanced", "My prompt is more important", "ControlNet is more important")
+
+#: A unit's image, by element id, in both ControlNets (``ControlNet`` without an index: one unit on AUTOMATIC1111)
+IMAGE_ID = re.compile(r"^(txt2img|img2img)_controlnet_ControlNet(?:-(\d+))?_input_image$")
+
+
+def choices_of(component: Any) -> list[str]:
+    """A dropdown's or radio's choice values (gradio 4 keeps ``(label, value)`` pairs)."""
+    return [c[1] if isinstance(c, tuple) else c for c in (getattr(component, "choices", None) or [])]
+
+
+def depth_only(names: Collection[Any]) -> list[str]:
+    """The names with "depth" in them (any case), without ``"None"`` and duplicates, in their order."""
+    return [n for n in dict.fromkeys(names) if isinstance(n, str) and n != "None" and "depth" in n.lower()]
+
+
+def pick_model(preferred: str, models: list[str]) -> str:
+    """The model choice to start with: the preferred one, or the same name with another hash, else keep."""
+    if preferred in models:
+        return preferred
+    name = preferred.split(" [")[0].strip().lower()
+    same = [m for m in models if m.split(" [")[0].strip().lower() == name] if name else []
+    return same[0] if same else KEEP_MODEL
+
+
+def pick_choice(wanted: Collection[str], offered: list[str]) -> str | None:
+    """The first of ``wanted`` among ``offered``, compared without case (sd-webui-controlnet spells the empty
+    preprocessor "none", Forge "None"); the offered spelling."""
+    lowered = {o.lower(): o for o in reversed(offered) if isinstance(o, str)}
+    return next((lowered[w.lower()] for w in wanted if w.lower() in lowered), None)
+
+
+def in_range(component: Any, value: float) -> bool:
+    """Whether a slider takes ``value`` (within its minimum and maximum)."""
+    low, high = getattr(component, "minimum", None), getattr(component, "maximum", None)
+    return not (low is not None and value < low or high is not None and value > high)
+
+
+@dataclass(frozen=True)
+class UnitSettings:
+    """What a send sets in a unit around its image.
+
+    Attributes
+    ----------
+    model:
+        The model to choose; ``None``: leave the unit's model.
+    set_preprocessor_model:
+        False: leave preprocessor and model as they are.
+    preprocessors:
+        The preprocessor to choose: the first of these the unit offers, compared without case (``("none",)`` for a
+        finished map; a pose send gives ``("dw_openpose_full", "openpose_full")``).
+    weight, guidance_end, control_mode:
+        Control weight, ending control step and control mode; ``None``: leave them.
+    """
+
+    model: str | None = None
+    set_preprocessor_model: bool = True
+    preprocessors: tuple[str, ...] = ("none",)
+    weight: float | None = None
+    guidance_end: float | None = None
+    control_mode: str | None = None
+
+
+def set_preprocessor_and_model(
+    settings: UnitSettings, preprocessor: Any, model: Any, models: list[str], result: Configured
+) -> None:
+    """Updates of a unit's preprocessor and model dropdowns (either may be missing), said in ``result``."""
+    offered = choices_of(preprocessor) if preprocessor is not None else []
+    chosen = pick_choice(settings.preprocessors, offered)
+    wanted = " or ".join(f'"{p}"' for p in settings.preprocessors)
+    if preprocessor is None:
+        result.notes.append("preprocessor not set (its dropdown was not found)")
+    elif chosen is not None:
+        result.updates[preprocessor] = chosen
+        result.done.append(f"preprocessor {chosen}")
+    else:
+        result.notes.append(f"preprocessor not set ({wanted} is not among its choices)")
+    if settings.model:
+        if model is None:
+            result.notes.append("model not set (its dropdown was not found)")
+        elif settings.model in models:
+            result.updates[model] = settings.model
+            result.done.append(f"model `{settings.model}`")
+        else:
+            result.notes.append(f"model `{settings.model}` not set: it is not in ControlNet's model list any more")
+
+
+def set_control_mode(value: str | None, radio: Any, result: Configured) -> None:
+    """The update of a unit's control mode radio, said in ``result``."""
+    if value is None:
+        return
+    if radio is None:
+        result.notes.append("control mode not set (its radio was not found)")
+    elif value in choices_of(radio):
+        result.updates[radio] = value
+        result.done.append(f"control mode {value}")
+    else:
+        result.notes.append(f"control mode {value!r} not set (not among its choices)")
+
+
+class ControlNetBridge(Bridge):
+    """A ControlNet's units (targets whose ``configure`` takes :class:`UnitSettings`) and its lists."""
+
+    #: what the page has, for the detection line: "sd-webui-controlnet", "Forge's built-in ControlNet"
+    name: str
+
+    @abstractmethod
+    def models(self) -> list[str]:
+        """ControlNet's model list now (without ``"None"``)."""
+
+    def depth_models(self) -> list[str]:
+        return depth_only(self.models())
+
+    def models_named(self, word: str) -> list[str]:
+        """ControlNet's models with ``word`` in the name (any case): "normal", "openpose"."""
+        return [m for m in dict.fromkeys(self.models()) if m != "None" and word in m.lower()]
+
+    @abstractmethod
+    def preprocessors(self) -> list[str]:
+        """The preprocessors a unit offers (the first unit's dropdown)."""
+
+    def found(self) -> bool:
+        """Whether any of this ControlNet's units were reported by the page (hidden tabs or not)."""
+        return False
+
+    def summary(self) -> str:
+        """The units on the page, for the detection line: "txt2img 3 units, img2img 3 units"."""
+        units = self.targets()
+        return ", ".join(f"{tab} {len(found)} unit{'s' if len(found) != 1 else ''}" for tab, found in units.items())
+
+
+@dataclass(frozen=True)
+class Detected:
+    """Which WebUI and ControlNet the page has: the bridge to use and the line that says so."""
+
+    bridge: ControlNetBridge
+    line: str
+
+
+def detect(index: ComponentIndex, hidden_tabs: Collection[str], forge: bool) -> Detected:
+    """The ControlNet of this page: sd-webui-controlnet (gradio images as unit images), Forge's built-in one
+    (ForgeCanvas unit images), or none; ``forge`` says whether the WebUI is Forge."""
+    from .controlnet_a1111 import SdWebuiControlNet
+    from .controlnet_forge import ForgeControlNet
+
+    webui = "Forge" if forge else "AUTOMATIC1111 WebUI"
+    candidates: list[ControlNetBridge] = [SdWebuiControlNet(index, hidden_tabs), ForgeControlNet(index, hidden_tabs)]
+    if forge:
+        candidates.reverse()
+    bridge = next((c for c in candidates if c.found()), candidates[0])
+    if not bridge.found():
+        if any(IMAGE_ID.match(i) for i in index.ids()):
+            return Detected(bridge, f"DAZ Depth: {webui} with a ControlNet of unknown make: {bridge.problem()}")
+        line = f"DAZ Depth: {webui}, no ControlNet found: Send to ControlNet is off (saving depth maps works)."
+        return Detected(bridge, line)
+    problem = bridge.problem()
+    if problem:
+        return Detected(bridge, f"DAZ Depth: {webui} with {bridge.name}, but Send to ControlNet is off: {problem}")
+    return Detected(bridge, f"DAZ Depth: {webui} with {bridge.name} ({bridge.summary()}): Send to ControlNet is on.")
+
+
+__all__ = [
+    "CONTROL_MODES",
+    "IMAGE_ID",
+    "KEEP_MODEL",
+    "TABS",
+    "ControlNetBridge",
+    "Detected",
+    "UnitSettings",
+    "choices_of",
+    "depth_only",
+    "detect",
+    "in_range",
+    "pick_choice",
+    "pick_model",
+]

@@ -1,0 +1,237 @@
+"""Forge's built-in ControlNet (lllyasviel/stable-diffusion-webui-forge, ``sd_forge_controlnet``, gradio 4.40): its
+units as send targets (see ``../shared/facts/forge.md``).
+
+The element ids follow sd-webui-controlnet's scheme (``T_controlnet_ControlNet-i_…``, always indexed), but a unit's
+image is a ``ForgeCanvas``: a plain object whose ``gr.HTML`` block carries the ``…_input_image`` id, and whose
+image lives in two hidden textboxes (``LogicalImage``) with one random id ``uuid_<hex>``, told apart by the classes
+``logical_image_foreground`` / ``logical_image_background``. Their value is an RGBA PNG data URL on the page and an
+H×W×4 uint8 array in Python; an array returned to the background becomes the unit's image. The WebUI reports the
+block, then its foreground, then its background: :class:`CanvasCollector` pairs them by that order. Start and end
+of the control steps are one range slider (``…_control_step_slider``, a ``(start, end)`` pair).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Collection
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from .base import ComponentIndex, Configured, Reveal, Target, Updates
+from .controlnet import (
+    IMAGE_ID,
+    TABS,
+    ControlNetBridge,
+    UnitSettings,
+    choices_of,
+    in_range,
+    set_control_mode,
+    set_preprocessor_and_model,
+)
+
+NOT_FOUND = (
+    "Send to ControlNet needs Forge's built-in ControlNet (sd_forge_controlnet), which is not on the page: enable it "
+    "in Extensions › Installed, then restart Forge. Saving depth maps works without it."
+)
+NO_CANVAS = (
+    "Send to ControlNet could not find the image layers of Forge's ControlNet units (a ForgeCanvas' hidden "
+    "`logical_image_background`): this Forge version is not supported yet. Save the depth map and upload it by hand."
+)
+BACKGROUND, FOREGROUND = "logical_image_background", "logical_image_foreground"
+
+
+def layer_key(image_id: str, layer: str) -> str:
+    """The index key of a unit canvas' layer (its real id is random): ``<image id>:background``."""
+    return f"{image_id}:{layer}"
+
+
+def _classes(component: Any) -> list[str]:
+    classes = getattr(component, "elem_classes", None) or []
+    return [classes] if isinstance(classes, str) else list(classes)
+
+
+class CanvasCollector:
+    """Keeps each unit canvas' two layers under the unit's image id: the ``logical_image_*`` textboxes reported
+    right after the ``gr.HTML`` block that carries ``…_input_image``.
+
+    The API's throwaway copies of the UI (``--api``) report the block's id again, which the index already holds:
+    their layers are never kept.
+    """
+
+    def __init__(self, index: ComponentIndex) -> None:
+        self.index = index
+        self.image_id: str | None = None
+
+    def see(self, component: Any) -> None:
+        """Called for every component the WebUI reports, before it goes into the index."""
+        elem_id = getattr(component, "elem_id", None)
+        classes = _classes(component)
+        layer = next((name for name in (FOREGROUND, BACKGROUND) if name in classes), None)
+        if layer is not None and self.image_id is not None:
+            self.index.add(component, as_id=layer_key(self.image_id, layer.split("_")[-1]))
+            if layer == BACKGROUND:
+                self.image_id = None
+            return
+        self.image_id = None
+        if isinstance(elem_id, str) and IMAGE_ID.match(elem_id) and self.index.get(elem_id) is None:
+            self.image_id = elem_id if isinstance(component, gr.HTML) else None  # a gr.Image is no canvas
+
+
+class ForgeUnit(Target):
+    """One unit of txt2img or img2img (a ``ForgeCanvas`` image, a range slider for the steps)."""
+
+    def __init__(self, tab: str, number: int, index: ComponentIndex, image_id: str, models: Any) -> None:
+        prefix = image_id[: -len("_input_image")]
+        self.tab = tab
+        self.number = number
+        self.label = f"Unit {number}"
+        self.image_id = image_id
+        self.background = index.get(layer_key(image_id, "background"))
+        self.enable_id = f"{prefix}_controlnet_enable_checkbox"
+        self.enable = index.get(self.enable_id)
+        self.preprocessor = index.get(f"{prefix}_controlnet_preprocessor_dropdown")
+        self.model = index.get(f"{prefix}_controlnet_model_dropdown")
+        self.weight = index.get(f"{prefix}_controlnet_control_weight_slider")
+        self.steps = index.get(f"{prefix}_controlnet_control_step_slider")
+        self.control_mode = index.get(f"{prefix}_controlnet_control_mode_radio")
+        tick_id = f"{prefix}_controlnet_same_img2img_checkbox"
+        self.tick_id = tick_id if tab == "img2img" and index.get(tick_id) is not None else None
+        self._models = models
+
+    @property
+    def where(self) -> str:
+        return f"{self.tab} › ControlNet {self.label}"
+
+    def outputs(self) -> list[Any]:
+        found = (self.background, self.enable, self.preprocessor, self.model, self.weight, self.steps)
+        return [c for c in (*found, self.control_mode) if c is not None]
+
+    def reveal(self) -> Reveal:
+        # the canvas' <img> inside the block shows the background once the canvas script loaded it
+        return Reveal(
+            show=(self.image_id,),
+            tick=self.tick_id,
+            wait=self.image_id,
+            enable=self.enable_id if self.enable is not None else None,
+        )
+
+    def deliver(self, image: np.ndarray) -> Updates:
+        # the background's postprocess turns an RGBA array into its PNG data URL (a PIL image when the canvas was
+        # built with numpy=False)
+        rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
+        rgba = np.dstack([rgb[:, :, :3], np.full(rgb.shape[:2], 255, np.uint8)])
+        if getattr(self.background, "numpy", True) is False:
+            from PIL import Image
+
+            return {self.background: Image.fromarray(rgba, "RGBA")}
+        return {self.background: rgba}
+
+    def preprocessor_choices(self) -> list[str]:
+        return choices_of(self.preprocessor) if self.preprocessor is not None else []
+
+    def _balance(self, settings: UnitSettings, result: Configured) -> None:
+        if settings.weight is not None:
+            if self.weight is None:
+                result.notes.append("weight not set (its slider was not found)")
+            elif not in_range(self.weight, settings.weight):
+                result.notes.append(f"weight {settings.weight:g} not set (outside its slider)")
+            else:
+                result.updates[self.weight] = settings.weight
+                result.done.append(f"weight {settings.weight:g}")
+        if settings.guidance_end is not None:
+            end = settings.guidance_end
+            if self.steps is None:
+                result.notes.append("ending step not set (its range slider was not found)")
+            elif not in_range(self.steps, end):
+                result.notes.append(f"ending step {end:g} not set (outside its range slider)")
+            else:
+                # one slider for both ends: the start goes back to 0, as the preset's workflow starts there
+                result.updates[self.steps] = (0.0, end)
+                result.done.append(f"steps 0–{end:g}")
+        set_control_mode(settings.control_mode, self.control_mode, result)
+
+    def configure(self, settings: Any) -> Configured:
+        settings = settings if isinstance(settings, UnitSettings) else UnitSettings()
+        result = Configured()
+        if self.enable is not None:
+            result.updates[self.enable] = True
+            result.done.append("Enable")
+        else:
+            result.notes.append("Enable not ticked (its checkbox was not found)")
+        self._balance(settings, result)
+        if settings.set_preprocessor_model:
+            set_preprocessor_and_model(settings, self.preprocessor, self.model, self._models(), result)
+        return result
+
+
+class ForgeControlNet(ControlNetBridge):
+    """Forge's built-in ControlNet units, on the tabs that are on the page."""
+
+    name = "its built-in ControlNet"
+
+    WANTED = re.compile(r"^(?:txt2img|img2img)_controlnet_.+$")
+
+    def __init__(self, index: ComponentIndex, hidden_tabs: Collection[str] = ()) -> None:
+        self.index = index
+        self.hidden_tabs = frozenset(hidden_tabs)
+
+    def _canvases(self) -> dict[str, list[tuple[int, str]]]:
+        """``{tab: [(unit number, image id), ...]}`` of the units whose canvas layers were found."""
+        found: dict[str, list[tuple[int, str]]] = {}
+        for elem_id in self.index.ids():
+            match = IMAGE_ID.match(elem_id)
+            if match and self.index.get(layer_key(elem_id, "background")) is not None:
+                found.setdefault(match[1], []).append((int(match[2] or 0), elem_id))
+        return {tab: sorted(found[tab]) for tab in TABS if tab in found}
+
+    def found(self) -> bool:
+        return bool(self._canvases())
+
+    def problem(self) -> str | None:
+        if not any(IMAGE_ID.match(i) for i in self.index.ids()):
+            return NOT_FOUND
+        canvases = self._canvases()
+        if not canvases:
+            return NO_CANVAS
+        if not self.targets():
+            hidden = " and ".join(canvases)
+            return (
+                f"Send to ControlNet has nowhere to send: {hidden} {'is' if ' and ' not in hidden else 'are'} hidden "
+                "(Settings › User interface › Hidden UI tabs)."
+            )
+        return None
+
+    def targets(self) -> dict[str, list[Target]]:
+        units: dict[str, list[Target]] = {}
+        for tab, found in self._canvases().items():
+            if tab in self.hidden_tabs:
+                continue  # never rendered: wiring its components would fail
+            for number, image_id in found:
+                units.setdefault(tab, []).append(ForgeUnit(tab, number, self.index, image_id, self.models))
+        return units
+
+    def models(self) -> list[str]:
+        """Forge ControlNet's model list: its ``global_state`` when loaded, else a unit's model dropdown."""
+        state = sys.modules.get("lib_controlnet.global_state")
+        names = getattr(state, "get_all_controlnet_names", None)
+        if callable(names):
+            try:
+                return [str(n) for n in names() if n != "None"]
+            except Exception:  # another Forge: fall back to the dropdown
+                pass
+        for units in self.targets().values():
+            for unit in units:
+                model = getattr(unit, "model", None)
+                if model is not None:
+                    return [c for c in choices_of(model) if c != "None"]
+        return []
+
+    def preprocessors(self) -> list[str]:
+        for units in self.targets().values():
+            for unit in units:
+                if isinstance(unit, ForgeUnit):
+                    return unit.preprocessor_choices()
+        return []
