@@ -216,12 +216,12 @@ class StepSend(ABC):
                 self._guarded(_for_slot(self.deliver, slot)),
                 inputs=[session, self.plan, self.report],
                 outputs=[*outputs, *steps],
-                **compat.js(_page_step("reveal", plan=1, report=2, slot=slot)),
+                **compat.js_passing(_page_step("reveal", plan=1, report=2, slot=slot), states=[0]),
             ).then(
                 self._guarded(_for_slot(self.configure, slot)),
                 inputs=[session, self.plan, self.report, *self.finish_inputs()],
                 outputs=[*outputs, *extra, *steps],
-                **compat.js(_page_step("settle", plan=1, report=2, slot=slot)),
+                **compat.js_passing(_page_step("settle", plan=1, report=2, slot=slot), states=[0]),
             )
 
     def _guarded(self, handler: Callable[..., Updates]) -> Callable[..., Updates]:

@@ -6,6 +6,8 @@ Everything else in the tab calls these and never asks which gradio it runs on.
 from __future__ import annotations
 
 import contextlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,20 @@ GRADIO_MAJOR = int(gr.__version__.split(".")[0])
 def js(code: str) -> dict[str, str]:
     """The keyword that gives an event a client-side function: ``_js`` in gradio 3, ``js`` in gradio 4."""
     return {"_js" if GRADIO_MAJOR < 4 else "js": code}
+
+
+def js_passing(code: str, states: Sequence[int] = ()) -> dict[str, str]:
+    """The keyword of a client function that runs before an event's Python function and hands it the input values
+    it returns (``code``: a function of the input values, returning them or a promise of them).
+
+    Both gradio versions call it with every input (a ``gr.State`` as null). gradio 3 takes back every value;
+    gradio 4 takes back only those of the inputs that are not ``gr.State`` (its server fills those in, and a value
+    too many shifts the rest), so the values at the positions ``states`` are dropped from what ``code`` returns.
+    """
+    if GRADIO_MAJOR < 4 or not states:
+        return js(code)
+    drop = json.dumps(sorted(states))
+    return js(f"async (...args) => (await ({code})(...args)).filter((_, i) => !{drop}.includes(i))")
 
 
 def update(**changes: Any) -> Any:
