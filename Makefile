@@ -1,5 +1,6 @@
 # `make run`: set everything up and open the standalone app on the bundled sample.
-# `make test`: set everything up (venv, pinned packages, Debian chromium) and run lint + all tests.
+# `make test`: set everything up (venvs, pinned packages, Debian chromium) and run lint + all tests, twice: under the
+# AUTOMATIC1111 WebUI 1.10's pins (gradio 3.41, .venv) and under Forge's (gradio 4.40, .venv-forge).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed
 # the core again with the newest OpenEXR bindings, as the WebUI's install.py gets them
 LATEST := .venv-latest
 LATEST_STAMP := $(LATEST)/.installed
-# everything again under Forge's gradio 4.40 and its pins (not part of `make test` yet)
+# everything again under Forge's gradio 4.40 and its pins
 FORGE := .venv-forge
 FORGE_STAMP := $(FORGE)/.installed
 CORE_TESTS := tests/test_exr.py tests/test_damaged.py tests/test_damaged_corpus.py tests/test_cli.py \
@@ -46,12 +47,14 @@ lint: setup
 test: setup chromium lint
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory test-latest
+	$(MAKE) --no-print-directory test-forge
 
 test-latest: $(LATEST_STAMP)
 	@$(LATEST)/bin/python -c "import OpenEXR; print('core tests with OpenEXR', OpenEXR.__version__)"
 	$(LATEST)/bin/python -m pytest -q $(CORE_TESTS)
 
 test-forge: $(FORGE_STAMP) chromium
+	@$(FORGE)/bin/python -c "import gradio; print('all tests again with gradio', gradio.__version__, '(Forge)')"
 	$(FORGE)/bin/python -m pytest
 
 run: setup

@@ -95,7 +95,12 @@ class RegionalPrompterMask(Target):
     def missing(self) -> list[str]:
         """What this Regional Prompter lacks that a send needs, in words."""
         found = []
-        if not isinstance(self.canvas, gr.Image) or getattr(self.canvas, "tool", None) != "sketch":
+        if self.canvas is not None and not isinstance(self.canvas, gr.Image):
+            found.append(
+                f"its mask canvas as gradio 3's sketch image (#{self.canvas_id} is a gr.{type(self.canvas).__name__}: "
+                "Regional Prompter's gradio 4 code, as on Forge, which this send does not fill yet)"
+            )
+        elif not isinstance(self.canvas, gr.Image) or getattr(self.canvas, "tool", None) != "sketch":
             found.append(f"its mask canvas as a sketch image (#{self.canvas_id})")
         if not isinstance(self.active, gr.Checkbox):
             found.append(f"its Active checkbox (labelled \u201c{ACTIVE_LABEL}\u201d, or #RP_active{TABS[self.tab]})")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from daz_depthmap.tab.compat import GRADIO_MAJOR
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = REPO_ROOT.parent / "shared" / "testdata" / "exr" / "synthetic_daz_Y_f32_zip_1200.exr"
 
@@ -50,10 +52,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     environment = work / "venv"
     venv.EnvBuilder(with_pip=True).create(environment)
     python = environment / ("Scripts" if os.name == "nt" else "bin") / "python"
-    constraints = [line for line in (REPO_ROOT / "requirements-test.txt").read_text().splitlines() if "==" in line]
+    # the extra of the gradio this run tests, with the pins of its half of `make test` as constraints
+    pins, extra = ("requirements-test.txt", "app") if GRADIO_MAJOR < 4 else ("requirements-forge.txt", "app-gradio4")
+    constraints = [line for line in (REPO_ROOT / pins).read_text().splitlines() if "==" in line]
     (work / "constraints.txt").write_text("\n".join(constraints) + "\n")
     done = run(str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-               "-c", str(work / "constraints.txt"), f"{wheel}[app]")  # fmt: skip
+               "-c", str(work / "constraints.txt"), f"{wheel}[{extra}]")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return environment
 

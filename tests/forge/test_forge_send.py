@@ -217,3 +217,21 @@ def test_hidden_img2img_is_not_offered(forge: Forge) -> None:
     forge.shared.opts.data["hidden_tabs"] = ["Img2img"]
     _start(forge, units=2)
     assert list(forge.extension.send_block.units) == ["txt2img"]
+
+
+def test_regional_prompters_gradio_4_mask_is_said_not_supported() -> None:
+    """On Forge, Regional Prompter builds its mask as gradio 4's ImageEditor: the block says so plainly."""
+    import gradio as gr
+
+    from daz_depthmap.bridges.base import ComponentIndex
+    from daz_depthmap.bridges.regional_prompter import RegionalPrompter
+    from daz_depthmap.tab.compat import GRADIO_MAJOR
+
+    if GRADIO_MAJOR < 4:
+        pytest.skip("gr.ImageEditor is gradio 4's")
+    index = ComponentIndex([RegionalPrompter.WANTED])
+    with gr.Blocks():
+        index.add(gr.ImageEditor(elem_id="polymaskt2i"))
+        index.add(gr.Checkbox(label="Active", elem_id="RP_activet2i"))
+    problem = RegionalPrompter(index, hidden_tabs=["img2img"]).problem()
+    assert problem is not None and "is a gr.ImageEditor" in problem and "upload NAME.regions.png" in problem
