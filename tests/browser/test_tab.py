@@ -51,7 +51,9 @@ def wait_preview_settled(page, timeout: float = 20_000) -> dict:
 
 
 def preview(page, selector: str = PREVIEW) -> np.ndarray:
-    return page.decode(page.get_attribute(selector, "src"))
+    """The picture the preview shows now: gradio's (a data URL in gradio 3, a served file in gradio 4) or the
+    preview route's (a blob URL), whichever is there."""
+    return shown_picture(page, selector)
 
 
 def drag_slider(page, target: float, steps: int = 30) -> int:
