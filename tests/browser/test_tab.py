@@ -50,6 +50,17 @@ def wait_preview_settled(page, timeout: float = 20_000) -> dict:
     return page.evaluate("(p) => dazDepthmap.state[p].live.lastReply", P)
 
 
+def wait_picture_replaced(page, before: str, selector: str = PREVIEW, timeout: float = 20_000) -> None:
+    """Wait until the ``<img>`` shows another source than ``before`` and has loaded it (gradio 4 sets the source of
+    an update a moment after the update itself)."""
+    page.wait_for_function(
+        "([sel, before]) => { const img = document.querySelector(sel); "
+        "return img && img.src !== before && img.complete && img.naturalWidth > 0; }",
+        arg=[selector, before],
+        timeout=timeout,
+    )
+
+
 def preview(page, selector: str = PREVIEW) -> np.ndarray:
     """The picture the preview shows now: gradio's (a data URL in gradio 3, a served file in gradio 4) or the
     preview route's (a blob URL), whichever is there."""
@@ -157,10 +168,11 @@ def test_slider_drag_updates_preview_as_the_cutoff_says(page, truth, artifacts: 
     events = drag_slider(page, 290)
     far_a = cutoff(page)
     wait_preview_settled(page)
-    before = preview(page)
+    before, before_src = preview(page), page.get_attribute(PREVIEW, "src")
     events += drag_slider(page, 235)
     far_b = cutoff(page)
     reply = wait_preview_settled(page)
+    wait_picture_replaced(page, before_src)
     after = preview(page)
     page.screenshot(path=str(artifacts / "tab_after_drag.png"))
     report_latency(page, f"1200x1200, {events} slider input events")
@@ -343,9 +355,10 @@ def test_damaged_file_shows_a_message_and_the_loaded_file_stays_usable(page, app
     assert "not an OpenEXR file" in status and "PNG" in status and "Traceback" not in status
     page.screenshot(path=str(artifacts / "tab_damaged_file.png"))
     assert page.locator(f"#{P}_files label").all_inner_texts() == [FILE]
-    before = preview(page)
+    before, before_src = preview(page), page.get_attribute(PREVIEW, "src")
     drag_slider(page, 260)
     wait_preview_settled(page)
+    wait_picture_replaced(page, before_src)
     assert not np.array_equal(before, preview(page))
     # "Process all" writes the loaded file (with a progress bar while it runs)
     page.click(f"#{P}_process_all")
