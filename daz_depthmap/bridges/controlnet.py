@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Bridge, ComponentIndex, Configured
+from .base import Bridge, ComponentIndex, Configured, Target
 
 TABS = ("txt2img", "img2img")
 
@@ -120,6 +120,53 @@ def set_control_mode(value: str | None, radio: Any, result: Configured) -> None:
         result.done.append(f"control mode {value}")
     else:
         result.notes.append(f"control mode {value!r} not set (not among its choices)")
+
+
+class ControlNetUnitTarget(Target):
+    """What the units of both ControlNets share: their element ids (``T_controlnet_ControlNet-i_…``), Enable,
+    preprocessor, model, weight and control mode, img2img's "Upload independent control image", and how a unit is
+    configured. Each ControlNet's unit adds how its image arrives and how its control steps are set."""
+
+    def __init__(self, tab: str, number: int, index: ComponentIndex, image_id: str, models: Any) -> None:
+        prefix = image_id[: -len("_input_image")]
+        self.tab = tab
+        self.number = number
+        self.label = f"Unit {number}"
+        self.image_id = image_id
+        self.enable_id = f"{prefix}_controlnet_enable_checkbox"
+        self.enable = index.get(self.enable_id)
+        self.preprocessor = index.get(f"{prefix}_controlnet_preprocessor_dropdown")
+        self.model = index.get(f"{prefix}_controlnet_model_dropdown")
+        self.weight = index.get(f"{prefix}_controlnet_control_weight_slider")
+        self.control_mode = index.get(f"{prefix}_controlnet_control_mode_radio")
+        tick_id = f"{prefix}_controlnet_same_img2img_checkbox"
+        self.tick_id = tick_id if tab == "img2img" and index.get(tick_id) is not None else None
+        self._models = models
+        self.prefix = prefix
+
+    @property
+    def where(self) -> str:
+        return f"{self.tab} › ControlNet {self.label}"
+
+    def preprocessor_choices(self) -> list[str]:
+        return choices_of(self.preprocessor) if self.preprocessor is not None else []
+
+    @abstractmethod
+    def _balance(self, settings: UnitSettings, result: Configured) -> None:
+        """Weight, control steps and control mode, where asked and found."""
+
+    def configure(self, settings: Any) -> Configured:
+        settings = settings if isinstance(settings, UnitSettings) else UnitSettings()
+        result = Configured()
+        if self.enable is not None:
+            result.updates[self.enable] = True
+            result.done.append("Enable")
+        else:
+            result.notes.append("Enable not ticked (its checkbox was not found)")
+        self._balance(settings, result)
+        if settings.set_preprocessor_model:
+            set_preprocessor_and_model(settings, self.preprocessor, self.model, self._models(), result)
+        return result
 
 
 class ControlNetBridge(Bridge):

@@ -23,13 +23,13 @@ from .controlnet import (
     KEEP_MODEL,
     TABS,
     ControlNetBridge,
+    ControlNetUnitTarget,
     UnitSettings,
     choices_of,
     depth_only,
     in_range,
     pick_model,
     set_control_mode,
-    set_preprocessor_and_model,
 )
 
 log = logging.getLogger(__name__)
@@ -50,30 +50,13 @@ NOT_MIKUBILL = (
 _IMAGE_ID = IMAGE_ID
 
 
-class ControlNetUnit(Target):
-    """One unit of txt2img or img2img."""
+class ControlNetUnit(ControlNetUnitTarget):
+    """One unit of txt2img or img2img (a sketch-tool ``gr.Image``, a slider for the ending step)."""
 
     def __init__(self, tab: str, number: int, index: ComponentIndex, image_id: str, models: Any) -> None:
-        prefix = image_id[: -len("_input_image")]
-        self.tab = tab
-        self.number = number
-        self.label = f"Unit {number}"
-        self.image_id = image_id
+        super().__init__(tab, number, index, image_id, models)
         self.image = index.get(image_id)
-        self.enable_id = f"{prefix}_controlnet_enable_checkbox"
-        self.enable = index.get(self.enable_id)
-        self.preprocessor = index.get(f"{prefix}_controlnet_preprocessor_dropdown")
-        self.model = index.get(f"{prefix}_controlnet_model_dropdown")
-        self.weight = index.get(f"{prefix}_controlnet_control_weight_slider")
-        self.guidance_end = index.get(f"{prefix}_controlnet_ending_control_step_slider")
-        self.control_mode = index.get(f"{prefix}_controlnet_control_mode_radio")
-        tick_id = f"{prefix}_controlnet_same_img2img_checkbox"
-        self.tick_id = tick_id if tab == "img2img" and index.get(tick_id) is not None else None
-        self._models = models
-
-    @property
-    def where(self) -> str:
-        return f"{self.tab} › ControlNet {self.label}"
+        self.guidance_end = index.get(f"{self.prefix}_controlnet_ending_control_step_slider")
 
     def outputs(self) -> list[Any]:
         found = (self.image, self.enable, self.preprocessor, self.model, self.weight, self.guidance_end)
@@ -110,22 +93,6 @@ class ControlNetUnit(Target):
                 result.updates[component] = value
                 result.done.append(f"{what} {value:g}")
         set_control_mode(settings.control_mode, self.control_mode, result)
-
-    def preprocessor_choices(self) -> list[str]:
-        return choices_of(self.preprocessor) if self.preprocessor is not None else []
-
-    def configure(self, settings: Any) -> Configured:
-        settings = settings if isinstance(settings, UnitSettings) else UnitSettings()
-        result = Configured()
-        if self.enable is not None:
-            result.updates[self.enable] = True
-            result.done.append("Enable")
-        else:
-            result.notes.append("Enable not ticked (its checkbox was not found)")
-        self._balance(settings, result)
-        if settings.set_preprocessor_model:
-            set_preprocessor_and_model(settings, self.preprocessor, self.model, self._models(), result)
-        return result
 
 
 class SdWebuiControlNet(ControlNetBridge):

@@ -25,11 +25,11 @@ from .controlnet import (
     IMAGE_ID,
     TABS,
     ControlNetBridge,
+    ControlNetUnitTarget,
     UnitSettings,
     choices_of,
     in_range,
     set_control_mode,
-    set_preprocessor_and_model,
 )
 
 NOT_FOUND = (
@@ -80,30 +80,13 @@ class CanvasCollector:
             self.image_id = elem_id if isinstance(component, gr.HTML) else None  # a gr.Image is no canvas
 
 
-class ForgeUnit(Target):
+class ForgeUnit(ControlNetUnitTarget):
     """One unit of txt2img or img2img (a ``ForgeCanvas`` image, a range slider for the steps)."""
 
     def __init__(self, tab: str, number: int, index: ComponentIndex, image_id: str, models: Any) -> None:
-        prefix = image_id[: -len("_input_image")]
-        self.tab = tab
-        self.number = number
-        self.label = f"Unit {number}"
-        self.image_id = image_id
+        super().__init__(tab, number, index, image_id, models)
         self.background = index.get(layer_key(image_id, "background"))
-        self.enable_id = f"{prefix}_controlnet_enable_checkbox"
-        self.enable = index.get(self.enable_id)
-        self.preprocessor = index.get(f"{prefix}_controlnet_preprocessor_dropdown")
-        self.model = index.get(f"{prefix}_controlnet_model_dropdown")
-        self.weight = index.get(f"{prefix}_controlnet_control_weight_slider")
-        self.steps = index.get(f"{prefix}_controlnet_control_step_slider")
-        self.control_mode = index.get(f"{prefix}_controlnet_control_mode_radio")
-        tick_id = f"{prefix}_controlnet_same_img2img_checkbox"
-        self.tick_id = tick_id if tab == "img2img" and index.get(tick_id) is not None else None
-        self._models = models
-
-    @property
-    def where(self) -> str:
-        return f"{self.tab} › ControlNet {self.label}"
+        self.steps = index.get(f"{self.prefix}_controlnet_control_step_slider")
 
     def outputs(self) -> list[Any]:
         found = (self.background, self.enable, self.preprocessor, self.model, self.weight, self.steps)
@@ -129,9 +112,6 @@ class ForgeUnit(Target):
             return {self.background: Image.fromarray(rgba, "RGBA")}
         return {self.background: rgba}
 
-    def preprocessor_choices(self) -> list[str]:
-        return choices_of(self.preprocessor) if self.preprocessor is not None else []
-
     def _balance(self, settings: UnitSettings, result: Configured) -> None:
         if settings.weight is not None:
             if self.weight is None:
@@ -152,19 +132,6 @@ class ForgeUnit(Target):
                 result.updates[self.steps] = (0.0, end)
                 result.done.append(f"steps 0–{end:g}")
         set_control_mode(settings.control_mode, self.control_mode, result)
-
-    def configure(self, settings: Any) -> Configured:
-        settings = settings if isinstance(settings, UnitSettings) else UnitSettings()
-        result = Configured()
-        if self.enable is not None:
-            result.updates[self.enable] = True
-            result.done.append("Enable")
-        else:
-            result.notes.append("Enable not ticked (its checkbox was not found)")
-        self._balance(settings, result)
-        if settings.set_preprocessor_model:
-            set_preprocessor_and_model(settings, self.preprocessor, self.model, self._models(), result)
-        return result
 
 
 class ForgeControlNet(ControlNetBridge):
