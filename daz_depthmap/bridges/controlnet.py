@@ -170,10 +170,53 @@ class ControlNetUnitTarget(Target):
 
 
 class ControlNetBridge(Bridge):
-    """A ControlNet's units (targets whose ``configure`` takes :class:`UnitSettings`) and its lists."""
+    """A ControlNet's units (targets whose ``configure`` takes :class:`UnitSettings`) and its lists.
+
+    Units are found by their image's element id (``T_controlnet_ControlNet-i_input_image``); each ControlNet says
+    which of those are usable images (:meth:`usable`) and builds its :attr:`unit` from one."""
 
     #: what the page has, for the detection line: "sd-webui-controlnet", "Forge's built-in ControlNet"
     name: str
+    #: the element ids this bridge needs from the page
+    WANTED = re.compile(r"^(?:txt2img|img2img)_controlnet_.+$")
+    #: the unit class of this ControlNet
+    unit: type[ControlNetUnitTarget]
+
+    def __init__(self, index: ComponentIndex, hidden_tabs: Collection[str] = ()) -> None:
+        self.index = index
+        self.hidden_tabs = frozenset(hidden_tabs)
+
+    def usable(self, image_id: str) -> bool:
+        """Whether the unit whose image has this id can take an image from us."""
+        return True
+
+    def unit_images(self, usable_only: bool = False) -> dict[str, list[tuple[int, str]]]:
+        """``{tab: [(unit number, image id), ...]}`` for every tab, hidden or not (only usable units when asked)."""
+        found: dict[str, list[tuple[int, str]]] = {}
+        for elem_id in self.index.ids():
+            match = IMAGE_ID.match(elem_id)
+            if match and (not usable_only or self.usable(elem_id)):
+                found.setdefault(match[1], []).append((int(match[2] or 0), elem_id))
+        return {tab: sorted(found[tab]) for tab in TABS if tab in found}
+
+    def targets(self) -> dict[str, list[Target]]:
+        units: dict[str, list[Target]] = {}
+        for tab, found in self.unit_images(usable_only=True).items():
+            if tab in self.hidden_tabs:
+                continue  # never rendered: wiring its components would fail (InvalidBlockError)
+            for number, image_id in found:
+                units.setdefault(tab, []).append(self.unit(tab, number, self.index, image_id, self.models))
+        return units
+
+    def hidden_problem(self, tabs: Collection[str]) -> str | None:
+        """Why there is no target although units were found: their tabs are hidden."""
+        if self.targets():
+            return None
+        hidden = " and ".join(t for t in TABS if t in tabs)
+        return (
+            f"Send to ControlNet has nowhere to send: {hidden} {'is' if ' and ' not in hidden else 'are'} hidden "
+            "(Settings › User interface › Hidden UI tabs)."
+        )
 
     @abstractmethod
     def models(self) -> list[str]:

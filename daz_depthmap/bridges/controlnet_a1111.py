@@ -8,18 +8,15 @@ with the sketch tool; an array sent into it becomes its image, with an empty ske
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import Collection
 from typing import Any
 
 import gradio as gr
 import numpy as np
 
-from .base import ComponentIndex, Configured, Reveal, Target, Updates
+from .base import ComponentIndex, Configured, Reveal, Updates
 from .controlnet import (
     CONTROL_MODES,
-    IMAGE_ID,
     KEEP_MODEL,
     TABS,
     ControlNetBridge,
@@ -46,8 +43,6 @@ NOT_MIKUBILL = (
     "Send to ControlNet supports sd-webui-controlnet on the AUTOMATIC1111 WebUI; this ControlNet uses other "
     "components. Save the depth map and upload it by hand."
 )
-
-_IMAGE_ID = IMAGE_ID
 
 
 class ControlNetUnit(ControlNetUnitTarget):
@@ -100,49 +95,23 @@ class SdWebuiControlNet(ControlNetBridge):
 
     name = "sd-webui-controlnet"
 
-    WANTED = re.compile(r"^(?:txt2img|img2img)_controlnet_.+$")
+    unit = ControlNetUnit
 
-    def __init__(self, index: ComponentIndex, hidden_tabs: Collection[str] = ()) -> None:
-        self.index = index
-        self.hidden_tabs = frozenset(hidden_tabs)
-
-    def _images(self) -> dict[str, list[tuple[int, str]]]:
-        """``{tab: [(unit number, image id), ...]}`` for every tab, hidden or not."""
-        found: dict[str, list[tuple[int, str]]] = {}
-        for elem_id in self.index.ids():
-            match = _IMAGE_ID.match(elem_id)
-            if match:
-                found.setdefault(match[1], []).append((int(match[2] or 0), elem_id))
-        return {tab: sorted(found[tab]) for tab in TABS if tab in found}
+    def usable(self, image_id: str) -> bool:
+        return isinstance(self.index.get(image_id), gr.Image)
 
     def found(self) -> bool:
-        return any(isinstance(self.index.get(i), gr.Image) for found in self._images().values() for _, i in found)
+        return bool(self.unit_images(usable_only=True))
 
     def problem(self) -> str | None:
         if not any(i.startswith(f"{t}_controlnet_") for i in self.index.ids() for t in TABS):
             return NOT_INSTALLED
-        images = self._images()
+        images = self.unit_images()
         if not images:
             return IDS_CHANGED
-        if not all(isinstance(self.index.get(i), gr.Image) for found in images.values() for _, i in found):
+        if not all(self.usable(i) for found in images.values() for _, i in found):
             return NOT_MIKUBILL
-        if not self.targets():
-            hidden = " and ".join(t for t in TABS if t in images)
-            return (
-                f"Send to ControlNet has nowhere to send: {hidden} {'is' if ' and ' not in hidden else 'are'} hidden "
-                "(Settings › User interface › Hidden UI tabs)."
-            )
-        return None
-
-    def targets(self) -> dict[str, list[Target]]:
-        units: dict[str, list[Target]] = {}
-        for tab, found in self._images().items():
-            if tab in self.hidden_tabs:
-                continue  # never rendered: wiring its components would fail (InvalidBlockError)
-            for number, image_id in found:
-                if isinstance(self.index.get(image_id), gr.Image):
-                    units.setdefault(tab, []).append(ControlNetUnit(tab, number, self.index, image_id, self.models))
-        return units
+        return self.hidden_problem(images)
 
     def models(self) -> list[str]:
         """ControlNet's current model list: its public module when loaded, else the model dropdown's choices."""

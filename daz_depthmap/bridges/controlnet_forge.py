@@ -12,18 +12,15 @@ of the control steps are one range slider (``…_control_step_slider``, a ``(sta
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Collection
 from typing import Any
 
 import gradio as gr
 import numpy as np
 
-from .base import ComponentIndex, Configured, Reveal, Target, Updates
+from .base import ComponentIndex, Configured, Reveal, Updates
 from .controlnet import (
     IMAGE_ID,
-    TABS,
     ControlNetBridge,
     ControlNetUnitTarget,
     UnitSettings,
@@ -139,46 +136,21 @@ class ForgeControlNet(ControlNetBridge):
 
     name = "its built-in ControlNet"
 
-    WANTED = re.compile(r"^(?:txt2img|img2img)_controlnet_.+$")
+    unit = ForgeUnit
 
-    def __init__(self, index: ComponentIndex, hidden_tabs: Collection[str] = ()) -> None:
-        self.index = index
-        self.hidden_tabs = frozenset(hidden_tabs)
-
-    def _canvases(self) -> dict[str, list[tuple[int, str]]]:
-        """``{tab: [(unit number, image id), ...]}`` of the units whose canvas layers were found."""
-        found: dict[str, list[tuple[int, str]]] = {}
-        for elem_id in self.index.ids():
-            match = IMAGE_ID.match(elem_id)
-            if match and self.index.get(layer_key(elem_id, "background")) is not None:
-                found.setdefault(match[1], []).append((int(match[2] or 0), elem_id))
-        return {tab: sorted(found[tab]) for tab in TABS if tab in found}
+    def usable(self, image_id: str) -> bool:
+        return self.index.get(layer_key(image_id, "background")) is not None
 
     def found(self) -> bool:
-        return bool(self._canvases())
+        return bool(self.unit_images(usable_only=True))
 
     def problem(self) -> str | None:
         if not any(IMAGE_ID.match(i) for i in self.index.ids()):
             return NOT_FOUND
-        canvases = self._canvases()
+        canvases = self.unit_images(usable_only=True)
         if not canvases:
             return NO_CANVAS
-        if not self.targets():
-            hidden = " and ".join(canvases)
-            return (
-                f"Send to ControlNet has nowhere to send: {hidden} {'is' if ' and ' not in hidden else 'are'} hidden "
-                "(Settings › User interface › Hidden UI tabs)."
-            )
-        return None
-
-    def targets(self) -> dict[str, list[Target]]:
-        units: dict[str, list[Target]] = {}
-        for tab, found in self._canvases().items():
-            if tab in self.hidden_tabs:
-                continue  # never rendered: wiring its components would fail
-            for number, image_id in found:
-                units.setdefault(tab, []).append(ForgeUnit(tab, number, self.index, image_id, self.models))
-        return units
+        return self.hidden_problem(canvases)
 
     def models(self) -> list[str]:
         """Forge ControlNet's model list: its ``global_state`` when loaded, else a unit's model dropdown."""
