@@ -704,3 +704,12 @@ def test_a_canvas_set_is_one_entry_with_normal_and_beauty_previews(tab: Tab, can
     assert len(list(folder.iterdir())) == 3  # the set's parts are kept with its depth
     tab.run("remove", "click", tab.session)
     assert not folder.exists() or not any(folder.iterdir())  # and go with it
+
+
+def test_a_normal_canvas_dropped_after_its_depth_joins_the_set_and_says_so(tab: Tab, canvas_set: list[Path]):
+    depth, normal, _ = canvas_set
+    out = tab.upload(depth)
+    assert out["preview_normal"]["visible"] is False
+    out = tab.upload(normal)
+    assert _plain(out["status"]) == "Added figure-Canvas2-Normal.exr → figure."
+    assert out["files"]["choices"] == ["figure"] and out["preview_normal"]["visible"] is True

@@ -224,7 +224,9 @@ class TabHandlers:
             if path not in kept:
                 self.sessions.forget_upload(session, path)
         count = len(result.loaded)
-        message = f"Loaded {count} file{'s' if count != 1 else ''}." if count else ""
+        said = [f"Loaded {count} file{'s' if count != 1 else ''}."] if count else []
+        said += [f"Added {joined}." for joined in result.joined]  # a set's part dropped after its depth
+        message = " ".join(said)
         told = self.tell(session, [*refused, *result.errors, *result.warnings], message)
         return {**out, **self.view(session), self.ui.upload: None, **told}
 
