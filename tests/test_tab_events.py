@@ -713,3 +713,14 @@ def test_a_normal_canvas_dropped_after_its_depth_joins_the_set_and_says_so(tab: 
     out = tab.upload(normal)
     assert _plain(out["status"]) == "Added figure-Canvas2-Normal.exr → figure."
     assert out["files"]["choices"] == ["figure"] and out["preview_normal"]["visible"] is True
+
+
+def test_a_set_whose_normal_canvas_cannot_be_read_says_so_and_shows_its_depth(tab: Tab, canvas_set: list[Path]):
+    depth, normal, _ = canvas_set
+    normal.write_bytes(normal.read_bytes()[:2000])  # cut short
+    out = tab.upload(depth, normal)
+    status = _plain(out["status"])
+    assert "figure-Canvas2-Normal.exr" in status and status.startswith("⚠") and "Traceback" not in status
+    assert "figure-Canvas2-Normal.exr" in _plain(out["log"])
+    assert out["preview_normal"]["visible"] is False and out["files"]["choices"] == ["figure"]
+    assert _value(out["preview_depth"]) is not None  # the depth stays usable

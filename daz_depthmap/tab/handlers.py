@@ -153,10 +153,12 @@ class TabHandlers:
         status = problems(lines) if lines else markdown_text(fine)
         return {self.ui.status: status, self.ui.log: self.log_text(session)}
 
-    def view(self, session: Session) -> Updates:
-        """Every component that shows the current file, set from the workspace."""
+    def view(self, session: Session, lines: Sequence[str] | None = None, fine: str = "") -> Updates:
+        """Every component that shows the current file, set from the workspace. With ``lines`` (problems, maybe
+        none) the status line says them, and what the set's parts could not show, or else ``fine``."""
         ui, ws = self.ui, session.workspace
         shown = ws.shown()
+        set_problems: list[str] = []
         out: Updates = {
             ui.session: session.token,
             ui.files: compat.update(choices=ws.keys, value=ws.current_key),
@@ -179,10 +181,11 @@ class TabHandlers:
                     **self.hidden_set_previews(),
                 }
             )
-            return {**out, **self.previews(None)[0]}
+            told = self.tell(session, lines, fine) if lines is not None else {}
+            return {**out, **self.previews(None)[0], **told}
         previews, preview = self.previews(shown)
         assert preview is not None
-        previews.update(self.set_previews(session, shown))
+        previews.update(self.set_previews(session, shown, set_problems if lines is not None else None))
         entry, params, payload = shown.file, shown.params, file_view(shown, preview.bands)
         channels = list(entry.channels)
         out.update({ui.options[name]: getattr(params, name) for name in ui.options})
@@ -204,7 +207,8 @@ class TabHandlers:
                 ui.look: LOOK_LABELS[shown.look],
             }
         )
-        return {**out, **previews}
+        told = self.tell(session, [*lines, *set_problems], fine) if lines is not None else {}
+        return {**out, **previews, **told}
 
     # ----------------------------------------------------------------------------------------------------------
     # Files
@@ -227,8 +231,11 @@ class TabHandlers:
         said = [f"Loaded {count} file{'s' if count != 1 else ''}."] if count else []
         said += [f"Added {joined}." for joined in result.joined]  # a set's part dropped after its depth
         message = " ".join(said)
-        told = self.tell(session, [*refused, *result.errors, *result.warnings], message)
-        return {**out, **self.view(session), self.ui.upload: None, **told}
+        return {
+            **out,
+            **self.view(session, [*refused, *result.errors, *result.warnings], message),
+            self.ui.upload: None,
+        }
 
     def on_page_load(self, token: Any) -> Updates:
         """A page opened: show a new session with the files of the standalone app's command line."""
@@ -236,8 +243,7 @@ class TabHandlers:
         ws = session.workspace
         result = ws.load(self.initial_files) if self.initial_files and not ws.files else None
         issues = [*result.errors, *result.warnings] if result else []
-        told = self.tell(session, issues) if issues else {self.ui.status: ""}
-        return {**out, **self.view(session), **told}
+        return {**out, **self.view(session, issues)}
 
     def on_select(self, token: Any, key: str) -> Updates:
         session, out = self.open(token)
@@ -311,9 +317,10 @@ class TabHandlers:
         hidden = compat.update(value=None, visible=False)
         return {ui.preview_normal: hidden, ui.legend: hidden, ui.preview_beauty: hidden, ui.normal_info: ""}
 
-    def set_previews(self, session: Session, shown: Shown) -> Updates:
+    def set_previews(self, session: Session, shown: Shown, problems: list[str] | None = None) -> Updates:
         """The set's normal map (with its legend and what was found) and beauty previews, and its normal options;
-        a part that cannot be read says so in the status line and the Messages, the depth stays usable."""
+        a part that cannot be read says so in the status line and the Messages (or is added to ``problems``, for
+        the caller to say), the depth stays usable."""
         ui, options = self.ui, shown.normal
         out: Updates = {
             **self.hidden_set_previews(),
@@ -343,7 +350,9 @@ class TabHandlers:
                 problems_found.append(str(exc))
             else:
                 out[ui.preview_beauty] = compat.update(value=beauty, visible=True)
-        if problems_found:
+        if problems is not None:
+            problems.extend(problems_found)
+        elif problems_found:
             out.update(self.tell(session, problems_found))
         return out
 
