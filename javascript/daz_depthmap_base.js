@@ -13,6 +13,9 @@
  *   dazdm:split-move {detail: {index, depth}}  move a split (histogram -> band panel)
  *   dazdm:bands      {detail: plan}         the band plan shown changed (redraw)
  *   dazdm:bands-edit {detail: plan}         the user edited the bands: the live path sends them
+ *   dazdm:live-request {detail: {request, taken}}  the live path offers a request to the preview route
+ *   dazdm:route-reply  {detail: reply}      the preview route answered (its pictures are drawn)
+ *   dazdm:route-failed {detail: request}    the route could not serve it: the live path sends it through gradio
  * They share the pure models (dazDepthmap.histogramModel, bandModel) and read each other's state through
  * dazDepthmap.stateOf(prefix) (the live path sends the band panel's plan). gradio's client functions (the `_js` of
  * events) enter through dazDepthmap.fileView / setCutoff / live.done.
