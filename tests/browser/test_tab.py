@@ -379,6 +379,7 @@ def test_two_pages_do_not_share_files(page, browser, app, open_tab, shared_exr_d
         assert other.locator(f"#{P}_files label").all_inner_texts() == [half]
         other.screenshot(path=str(artifacts / "tab_second_page.png"))
         # the first page's session still holds only its own file: its next preview is of that file
+        page.bring_to_front()  # as the user goes back to it (a background tab's timers are throttled to 1 s)
         drag_slider(page, 270)
         assert wait_preview_settled(page)["key"] == FILE
         assert page.locator(f"#{P}_files label").all_inner_texts() == [FILE]

@@ -139,7 +139,7 @@ def _serve(webui: WebUI, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> Iter
         # for it on shutdown for ever: close, and force the server down if it has not stopped after a while
         closing = threading.Thread(target=page.demo.close, daemon=True)
         closing.start()
-        closing.join(10)
+        closing.join(3)  # a clean close takes well under a second
         if closing.is_alive():
             page.demo.server.force_exit = True
             closing.join(10)
