@@ -12,6 +12,7 @@ import atexit
 import errno
 import importlib.metadata
 import os
+import signal
 import socket
 import sys
 import sysconfig
@@ -204,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     access = ApiAccess(True, ApiAccess.parse_credentials(args.api_auth), max_pixels=args.max_pixels)
     app.include_router(build_router(lambda: ctx.sessions, access))
+    # stopped by a service manager or `kill` (SIGTERM) as by Ctrl+C: exit through the interpreter, so the
+    # session store's exit handler deletes the users' uploads (a plain SIGTERM skips exit handlers)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     blocks.block_thread()
     return 0
 

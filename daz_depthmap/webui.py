@@ -9,6 +9,7 @@ adds the extension's section to the Settings page. Every lookup tolerates a WebU
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.util
 import inspect
@@ -229,6 +230,13 @@ class Extension:
         register(callbacks.on_ui_settings, self.add_settings, "settings")
         register(callbacks.on_ui_tabs, self.tabs, "tab")
         register(callbacks.on_app_started, self.add_routes, "routes")
+        atexit.register(self.close_sessions)  # the WebUI stops: the users' uploads go with it
+
+    def close_sessions(self) -> None:
+        """Release every session of the page built last and delete its uploads."""
+        if self.sessions is not None:
+            self.sessions.close()
+            self.sessions = None
 
     # on_before_ui: Reload UI builds a new page; the components of the old one are gone, and its sessions too.
     def forget_page(self) -> None:
@@ -238,9 +246,7 @@ class Extension:
         self.send_block = None
         self.region_block = None
         self.set_block = None
-        if self.sessions is not None:
-            self.sessions.close()
-            self.sessions = None
+        self.close_sessions()
 
     # on_after_component
     def collect_component(self, component: Any, **kwargs: Any) -> None:

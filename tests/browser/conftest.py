@@ -94,6 +94,12 @@ def start_app(command: list[str]) -> Iterator[App]:
     shutil.rmtree(work, ignore_errors=True)
 
 
+@pytest.fixture
+def own_app() -> Iterator[App]:
+    """An app of the test's own (started for it, stopped after), for tests that stop it themselves."""
+    yield from start_app(["-m", "daz_depthmap.app"])
+
+
 @pytest.fixture(scope="session")
 def app() -> Iterator[App]:
     """``python -m daz_depthmap.app`` on a free port, outputs in a temporary folder."""

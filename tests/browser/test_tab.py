@@ -561,3 +561,15 @@ def test_close_cutoffs_keep_their_labels_apart_and_the_axis_has_round_ticks(page
     assert all(abs(v / step - round(v / step)) < 1e-6 for v in values), labels
     page.fill(f"#{P}_near input", "")
     wait_preview_settled(page)
+
+
+def test_a_stopped_app_deletes_the_users_uploads(browser, own_app, open_tab, shared_exr_dir: Path):
+    """Stopped with SIGTERM (a service manager, `kill`), as with Ctrl+C, the app deletes what users uploaded."""
+    page = open_tab(browser, own_app)
+    page.set_input_files(f"#{P}_upload input[type=file]", str(shared_exr_dir / FILE))
+    page.wait_for_selector(PREVIEW, timeout=30_000)
+    assert len(own_app.uploads()) == 1
+    own_app.process.terminate()  # the page stays open: nothing released the session before
+    assert own_app.process.wait(timeout=30) == 0
+    assert list(own_app.temp.glob("daz_depthmap-uploads-*")) == []
+    page.close()

@@ -347,3 +347,24 @@ def test_the_api_routes_follow_the_webuis_api_flags(webui: WebUI, monkeypatch: p
     monkeypatch.setattr(webui.shared.cmd_opts, "api_auth", "ann:secret", raising=False)
     assert api.post(path, json=body).status_code == 401
     assert api.post(path, json=body, auth=("ann", "secret")).json()["width"] == 1200
+
+
+def test_the_users_uploads_are_deleted_when_the_webui_stops(
+    webui: WebUI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shared_exr_dir
+) -> None:
+    import atexit
+    import shutil
+
+    at_exit: list = []
+    monkeypatch.setattr(atexit, "register", lambda fn, *a, **k: at_exit.append(fn) or fn)
+    webui.load_scripts()
+    webui.start(units=1)
+    store = webui.extension.sessions
+    session = store.open(None).session
+    upload = tmp_path / "scene.exr"
+    shutil.copyfile(shared_exr_dir / "synthetic_daz_Y_f32_zip_1200.exr", upload)
+    kept = store.adopt(session, upload, "scene.exr")
+    assert kept.is_file()
+    for fn in at_exit:  # what the interpreter runs when the WebUI's process ends
+        fn()
+    assert not kept.exists() and not kept.parent.parent.exists()
