@@ -27,8 +27,11 @@ def forge(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Forge]:
     undo = gradio_extensions.install()
     script_callbacks.clear_callbacks()
     script_callbacks.errors.clear()
+    forge = Forge(script_callbacks, shared, data_dir)
     try:
-        yield Forge(script_callbacks, shared, data_dir)
+        yield forge
     finally:
+        for script in forge.scripts:  # as at Forge's exit: the sessions' uploads go
+            script.extension.close_sessions()
         undo()
         forget_forge_modules()

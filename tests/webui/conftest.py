@@ -26,8 +26,11 @@ def webui(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[WebUI]:
     from modules import gradio_extensons, paths_internal, script_callbacks, shared
 
     undo = gradio_extensons.install()
+    webui = WebUI(script_callbacks, shared, paths_internal, data_dir)
     try:
-        yield WebUI(script_callbacks, shared, paths_internal, data_dir)
+        yield webui
     finally:
+        for script in webui.scripts:  # as at the WebUI's exit: the sessions' uploads go
+            script.extension.close_sessions()
         undo()
         _forget_webui_modules()
