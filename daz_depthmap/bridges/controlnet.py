@@ -208,6 +208,23 @@ class ControlNetBridge(Bridge):
                 units.setdefault(tab, []).append(self.unit(tab, number, self.index, image_id, self.models))
         return units
 
+    def units(self) -> list[ControlNetUnitTarget]:
+        """The units on the page, tab by tab."""
+        return [unit for units in self.targets().values() for unit in units if isinstance(unit, ControlNetUnitTarget)]
+
+    def dropdown_models(self) -> list[str]:
+        """The models a unit's dropdown offers (without "None"): the lists' source when ControlNet's own is not
+        there."""
+        for unit in self.units():
+            if unit.model is not None:
+                return [c for c in choices_of(unit.model) if c != "None"]
+        return []
+
+    def preprocessors(self) -> list[str]:
+        """The preprocessors a unit offers (the first unit's dropdown)."""
+        units = self.units()
+        return units[0].preprocessor_choices() if units else []
+
     def hidden_problem(self, tabs: Collection[str]) -> str | None:
         """Why there is no target although units were found: their tabs are hidden."""
         if self.targets():
@@ -228,10 +245,6 @@ class ControlNetBridge(Bridge):
     def models_named(self, word: str) -> list[str]:
         """ControlNet's models with ``word`` in the name (any case): "normal", "openpose"."""
         return [m for m in dict.fromkeys(self.models()) if m != "None" and word in m.lower()]
-
-    @abstractmethod
-    def preprocessors(self) -> list[str]:
-        """The preprocessors a unit offers (the first unit's dropdown)."""
 
     def found(self) -> bool:
         """Whether any of this ControlNet's units were reported by the page (hidden tabs or not)."""

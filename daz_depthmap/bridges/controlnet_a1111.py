@@ -22,7 +22,6 @@ from .controlnet import (
     ControlNetBridge,
     ControlNetUnitTarget,
     UnitSettings,
-    choices_of,
     depth_only,
     in_range,
     pick_model,
@@ -122,20 +121,7 @@ class SdWebuiControlNet(ControlNetBridge):
                 return [str(name) for name in get_models(update=False)]
             except Exception:  # a ControlNet that changed its API: fall back to the dropdown
                 log.warning("daz_depthmap: ControlNet's get_models failed; using a unit's model list", exc_info=True)
-        for units in self.targets().values():
-            for unit in units:
-                model = getattr(unit, "model", None)
-                if model is not None:
-                    return [c for c in choices_of(model) if c != "None"]
-        return []
-
-    def preprocessors(self) -> list[str]:
-        """The preprocessors a unit offers (the first unit's dropdown)."""
-        for units in self.targets().values():
-            for unit in units:
-                if isinstance(unit, ControlNetUnit):
-                    return unit.preprocessor_choices()
-        return []
+        return self.dropdown_models()
 
 
 # re-exported: older imports of these names from this module keep working

@@ -24,7 +24,6 @@ from .controlnet import (
     ControlNetBridge,
     ControlNetUnitTarget,
     UnitSettings,
-    choices_of,
     in_range,
     set_control_mode,
 )
@@ -161,16 +160,4 @@ class ForgeControlNet(ControlNetBridge):
                 return [str(n) for n in names() if n != "None"]
             except Exception:  # another Forge: fall back to the dropdown
                 pass
-        for units in self.targets().values():
-            for unit in units:
-                model = getattr(unit, "model", None)
-                if model is not None:
-                    return [c for c in choices_of(model) if c != "None"]
-        return []
-
-    def preprocessors(self) -> list[str]:
-        for units in self.targets().values():
-            for unit in units:
-                if isinstance(unit, ForgeUnit):
-                    return unit.preprocessor_choices()
-        return []
+        return self.dropdown_models()
