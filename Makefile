@@ -64,7 +64,7 @@ bench: setup
 	$(PY) bench/bench_cli.py
 
 sample: setup
-	$(PY) -c "from daz_depthmap.synthetic import daz_like_depth, two_subject_depth, write_depth_exr; \
+	$(PY) -c "from tests.synthetic import daz_like_depth, two_subject_depth, write_depth_exr; \
 		write_depth_exr('samples/daz_figure_depth.exr', daz_like_depth(800, 640)); \
 		write_depth_exr('samples/two_figures_depth.exr', two_subject_depth(800, 640))"
 

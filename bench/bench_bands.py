@@ -36,15 +36,15 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from daz_depthmap.band_map import map_bands  # noqa: E402
-from daz_depthmap.band_spec import parse_band_spec  # noqa: E402
-from daz_depthmap.bands import BandPlan  # noqa: E402
+from daz_depthmap.bands.levels import map_bands  # noqa: E402
+from daz_depthmap.bands.plan import BandPlan  # noqa: E402
+from daz_depthmap.bands.spec import parse_band_spec  # noqa: E402
+from daz_depthmap.depth.mapping import depth_stats, depth_window, map_linear  # noqa: E402
 from daz_depthmap.exr import read_depth  # noqa: E402
-from daz_depthmap.mapping import depth_stats, depth_window, map_linear  # noqa: E402
 from daz_depthmap.params import DepthParams  # noqa: E402
 from daz_depthmap.session.banding import BandSettings, LevelMode  # noqa: E402
 from daz_depthmap.session.loaded import LoadedFile  # noqa: E402
-from daz_depthmap.synthetic import two_subject_depth, write_depth_exr  # noqa: E402
+from tests.synthetic import two_subject_depth, write_depth_exr  # noqa: E402
 
 FAR_CUTOFF = 820.0
 SPEC = "180::near front@0,215::near back@0,330::gap,405::far figure@1,*::backdrop"

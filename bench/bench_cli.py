@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_cli.py            (or: make bench)
     .venv/bin/python bench/bench_cli.py --sizes 4096 --runs 5 --out /tmp/bench.md
 
-DAZ-like depth EXRs (float32 ``Y``, ZIP, made by ``daz_depthmap.synthetic``) are written to a temporary folder.
+DAZ-like depth EXRs (float32 ``Y``, ZIP, made by ``tests.synthetic``) are written to a temporary folder.
 Every measurement is a fresh ``python`` process, run by its own small measuring process: the wall time is taken
 around it and its peak RSS is ``ru_maxrss`` of ``RUSAGE_CHILDREN`` in the measuring process, whose only child it
 is. (``RUSAGE_CHILDREN`` is a maximum over all children so far, so measuring several commands from one process
@@ -47,7 +47,8 @@ print(json.dumps({"wall": wall, "peak": peak, "status": done.returncode, "stderr
 
 READ_ONLY = "import sys, OpenEXR; OpenEXR.File(sys.argv[1], separate_channels=True).parts[0].channels['Y'].pixels"
 WRITE_ONLY = (
-    "import sys, numpy as np; from daz_depthmap.output import write_png; write_png(sys.argv[2], np.load(sys.argv[1]))"
+    "import sys, numpy as np; from daz_depthmap.output.png import write_png; "
+    "write_png(sys.argv[2], np.load(sys.argv[1]))"
 )
 CLI_VARIANTS = {
     "default": [],
@@ -97,13 +98,13 @@ def stage_times(path: str, variant: str) -> dict[str, float]:
     def mark(name: str) -> None:
         marks.append((name, time.perf_counter()))
 
-    from daz_depthmap import cli  # noqa: F401  (the CLI's own imports, as `python -m daz_depthmap` does them)
+    from daz_depthmap.cli import main  # noqa: F401  (the CLI's own imports, as `python -m daz_depthmap` does them)
+    from daz_depthmap.depth.mapping import depth_stats
     from daz_depthmap.exr import read_depth
-    from daz_depthmap.mapping import depth_stats
-    from daz_depthmap.naming import output_paths
-    from daz_depthmap.output import encode_png, write_atomic
+    from daz_depthmap.output.names import output_paths
+    from daz_depthmap.output.png import encode_png, write_atomic
     from daz_depthmap.params import DepthParams
-    from daz_depthmap.pipeline import render
+    from daz_depthmap.render.pipeline import render
 
     mark("import")
     params = DepthParams(
@@ -151,7 +152,7 @@ def png_levels(image: np.ndarray, runs: int) -> list[tuple[str, int, float, int]
     """(encoder, level, best seconds, bytes) for our encoder (Z_RLE and default zlib strategy) and OpenCV's."""
     import zlib
 
-    from daz_depthmap import output
+    from daz_depthmap.output import png as output
 
     def best(encode: Callable[[], bytes | np.ndarray]) -> tuple[float, int]:
         times = []
@@ -214,8 +215,8 @@ def run(sizes: Sequence[int], runs: int, say: Callable[[str], None]) -> None:
 
     from daz_depthmap.exr import read_depth
     from daz_depthmap.params import DepthParams
-    from daz_depthmap.pipeline import render
-    from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
+    from daz_depthmap.render.pipeline import render
+    from tests.synthetic import daz_like_depth, write_depth_exr
 
     say(f"{versions()}. Best of {runs} runs; each a fresh process.\n")
     say("### Fixed cost: interpreter start and imports\n")

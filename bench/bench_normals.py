@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_normals.py                  (4096², best of 3)
     .venv/bin/python bench/bench_normals.py --size 2048 --runs 5
 
-A canvas set is ray-cast by ``daz_depthmap.synthetic`` (a sphere and a turned box before a backdrop, DAZ Studio's
+A canvas set is ray-cast by ``tests.synthetic`` (a sphere and a turned box before a backdrop, DAZ Studio's
 default 65 mm camera) and written to a temporary folder as DAZ Studio writes it: the Depth canvas as one float
 channel ``Y``, the Normal canvas as half-float ``R, G, B`` (and, for comparison, float), both ZIP-compressed. Each
 pipeline runs in this process, stage by stage; a stage's time is the best of ``--runs``:
@@ -32,11 +32,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from daz_depthmap.canvas.normals import normal_map_from_canvas, normal_map_from_depth  # noqa: E402
+from daz_depthmap.depth.mapping import depth_stats, depth_window, map_linear  # noqa: E402
 from daz_depthmap.exr import read_depth, read_vectors  # noqa: E402
-from daz_depthmap.mapping import depth_stats, depth_window, map_linear  # noqa: E402
-from daz_depthmap.normals import normal_map_from_canvas, normal_map_from_depth  # noqa: E402
-from daz_depthmap.output import write_png  # noqa: E402
-from daz_depthmap.synthetic import (  # noqa: E402
+from daz_depthmap.output.png import write_png  # noqa: E402
+from tests.synthetic import (  # noqa: E402
     daz_like_depth,
     figure_scene,
     render_canvases,

@@ -18,7 +18,7 @@ Measures the session functions the tab's handlers call, without gradio:
   in each; the process's resident size (VmRSS) after each step. (``bench_sessions.py`` does the same with real
   browser sessions and uploads, round after round.)
 
-DAZ-like depth EXRs (float32 ``Y``, ZIP) from ``daz_depthmap.synthetic`` are written to a temporary folder.
+DAZ-like depth EXRs (float32 ``Y``, ZIP) from ``tests.synthetic`` are written to a temporary folder.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from daz_depthmap.params import DepthParams  # noqa: E402
 from daz_depthmap.session.batch import full_maps  # noqa: E402
 from daz_depthmap.session.workspace import Workspace  # noqa: E402
-from daz_depthmap.synthetic import daz_like_depth, write_depth_exr  # noqa: E402
+from tests.synthetic import daz_like_depth, write_depth_exr  # noqa: E402
 
 
 def timed(action: Callable[[], object], runs: int) -> tuple[float, float]:

@@ -32,12 +32,12 @@ sys.path.insert(0, str(ROOT))
 from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
+from daz_depthmap.http.routes import PREFIX, ApiAccess, build_router  # noqa: E402
 from daz_depthmap.params import DepthParams  # noqa: E402
-from daz_depthmap.routes import PREFIX, ApiAccess, build_router  # noqa: E402
 from daz_depthmap.session.live import live_update  # noqa: E402
 from daz_depthmap.session.store import SessionStore  # noqa: E402
 from daz_depthmap.session.workspace import Workspace  # noqa: E402
-from daz_depthmap.synthetic import daz_like_depth, write_depth_exr  # noqa: E402
+from tests.synthetic import daz_like_depth, write_depth_exr  # noqa: E402
 
 
 def timed(label: str, runs: int, work: Callable[[int], object]) -> float:

@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from daz_depthmap.synthetic import daz_like_depth, write_depth_exr  # noqa: E402
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.synthetic import daz_like_depth, write_depth_exr  # noqa: E402
 
 P = "daz_depthmap"
 

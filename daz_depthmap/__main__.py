@@ -3,7 +3,7 @@
 import sys
 
 try:
-    from .cli import main
+    from .cli.main import main
 except ModuleNotFoundError as exc:  # a Python without the project's packages: say how to get them
     print(
         f"error: this Python ({sys.executable}) lacks the package {exc.name!r}: run `{sys.executable} -m pip install "

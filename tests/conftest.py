@@ -51,7 +51,7 @@ def shared_exr_file(request: pytest.FixtureRequest, shared_exr_dir: Path) -> Pat
 @pytest.fixture
 def daz_exr(tmp_path: Path) -> Path:
     """A small DAZ-like depth EXR (float Y, figure 170..~260 cm, backdrop 598..606 cm, 24 +inf pixels)."""
-    from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
+    from tests.synthetic import daz_like_depth, write_depth_exr
 
     path = tmp_path / "figure.exr"
     write_depth_exr(path, daz_like_depth(240, 192, seed=3))

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import assume, given, reject, settings
 from hypothesis import strategies as st
 
-from daz_depthmap import band_map
-from daz_depthmap.band_map import band_level_of, band_levels, map_bands
-from daz_depthmap.band_spec import BandSpecError, format_band_spec, parse_band_spec
-from daz_depthmap.bands import (
+from daz_depthmap.bands import levels as band_map
+from daz_depthmap.bands.colours import CSS_COLOURS, DEFAULT_PALETTE, parse_colour
+from daz_depthmap.bands.levels import band_level_of, band_levels, map_bands
+from daz_depthmap.bands.plan import (
     FAR_COLOUR,
     Allocation,
     Band,
@@ -29,11 +29,11 @@ from daz_depthmap.bands import (
     split_plan,
     suggested_plan,
 )
-from daz_depthmap.colours import CSS_COLOURS, DEFAULT_PALETTE, parse_colour
+from daz_depthmap.bands.spec import BandSpecError, format_band_spec, parse_band_spec
+from daz_depthmap.depth.histogram import suggest_cutoff, suggest_splits
+from daz_depthmap.depth.mapping import DepthWindow, depth_stats, depth_window, rank_depths, rank_index, subject_mask
 from daz_depthmap.exr import depth_image, read_depth
-from daz_depthmap.histogram import suggest_cutoff, suggest_splits
-from daz_depthmap.mapping import DepthWindow, depth_stats, depth_window, rank_depths, rank_index, subject_mask
-from daz_depthmap.synthetic import daz_like_depth, two_subject_depth
+from tests.synthetic import daz_like_depth, two_subject_depth
 
 SETTINGS = settings(max_examples=80, deadline=None)
 REAL_FILE = "synthetic_daz_Y_f32_zip_1200.exr"

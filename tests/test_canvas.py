@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daz_depthmap.beauty import exposure_scale, read_beauty, tone_map
-from daz_depthmap.canvas import canvas_file, group_canvases
+from daz_depthmap.canvas.beauty import exposure_scale, read_beauty, tone_map
+from daz_depthmap.canvas.sets import canvas_file, group_canvases
 from daz_depthmap.exr import DepthReadError
 
 

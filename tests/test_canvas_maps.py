@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daz_depthmap.canvas_maps import NormalOptions, describe_normals, normal_legend, set_normal_map
+from daz_depthmap.canvas.normals.options import NormalOptions, describe_normals, normal_legend, set_normal_map
 from daz_depthmap.exr import DepthReadError, read_depth
-from daz_depthmap.synthetic import (
+from tests.synthetic import (
     Sphere,
     figure_scene,
     render_canvases,

@@ -13,11 +13,11 @@ import numpy as np
 import OpenEXR
 import pytest
 
-from daz_depthmap.cli import main
+from daz_depthmap.cli.main import main
+from daz_depthmap.depth.histogram import suggest_cutoff
+from daz_depthmap.depth.mapping import depth_stats
 from daz_depthmap.exr import read_depth
-from daz_depthmap.histogram import suggest_cutoff
-from daz_depthmap.mapping import depth_stats
-from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
+from tests.synthetic import daz_like_depth, write_depth_exr
 
 ADVICE_LINE = re.compile(r"^\*\* - (\d\d) - (\d+\.\d\d)% - ([0-9.e+-]+)$")
 
@@ -351,7 +351,7 @@ def test_compress_map_option(daz_exr, png_reader):
 
 def test_invert_with_auto_cuts_behind_the_subject_of_disparity(tmp_path, png_reader):
     """Disparity (1000 / depth): the subject has large values; auto must clamp the small-value backdrop side."""
-    from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
+    from tests.synthetic import daz_like_depth, write_depth_exr
 
     depth = daz_like_depth(240, 192)
     disparity = np.where(np.isfinite(depth), 1000.0 / depth, np.inf).astype(np.float32)
@@ -486,7 +486,7 @@ def test_a_truncated_file_prints_one_line_and_nothing_of_openexr(tmp_path, share
 @pytest.fixture
 def two_figures(tmp_path) -> Path:
     """Two figures (near 150..210 cm left, far 330..400 cm right) before a backdrop at ~800 cm."""
-    from daz_depthmap.synthetic import two_subject_depth
+    from tests.synthetic import two_subject_depth
 
     path = tmp_path / "two.exr"
     write_depth_exr(path, two_subject_depth(240, 200, seed=5))
@@ -590,7 +590,7 @@ def test_region_map_at_the_generation_size_and_in_parts(two_figures, tmp_path, p
 
 
 def test_a_saved_recipe_maps_the_next_frame_the_same_way(tmp_path, png_reader):
-    from daz_depthmap.synthetic import two_subject_depth
+    from tests.synthetic import two_subject_depth
 
     first, second = two_subject_depth(240, 200, seed=1), two_subject_depth(240, 200, seed=1)
     second[:, :60] = 190.0  # a wall walks in on the left of the next frame: the pixel shares change
@@ -634,6 +634,6 @@ def test_bands_and_regions_on_a_real_blender_file(shared_exr_dir, tmp_path, png_
     regions = rgb(png_reader, tmp_path / f"{path.stem}.regions.png")
     assert regions.shape == (576, 1024, 3)
     colours = {tuple(int(v) for v in c) for c in np.unique(regions.reshape(-1, 3), axis=0)}
-    from daz_depthmap.regions import region_colour
+    from daz_depthmap.bands.regions import region_colour
 
     assert colours - {(0, 0, 0)} == {region_colour(n) for n in range(len(colours) - 1)}  # 0, 1, 2... no holes

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from daz_depthmap.cli import main
-from daz_depthmap.synthetic import (
+from daz_depthmap.cli.main import main
+from tests.synthetic import (
     Sphere,
     figure_scene,
     render_canvases,

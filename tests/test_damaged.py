@@ -69,7 +69,7 @@ def _header_length(data: bytes) -> int:
 @pytest.fixture(scope="module")
 def damaged(tmp_path_factory, shared_exr_dir, python_runner):
     """What a child process made of each damaged file: name -> result (a crash or hang leaves names out)."""
-    from daz_depthmap.synthetic import write_depth_exr
+    from tests.synthetic import write_depth_exr
 
     folder = tmp_path_factory.mktemp("damaged")
     small = folder / "source_small.exr"
@@ -223,7 +223,7 @@ def test_missing_path(tmp_path):
 
 
 def test_pixel_limit_is_configurable(tmp_path):
-    from daz_depthmap.synthetic import write_depth_exr
+    from tests.synthetic import write_depth_exr
 
     path = tmp_path / "small.exr"
     write_depth_exr(path, np.ones((20, 30), np.float32))

@@ -6,10 +6,10 @@ import numpy as np
 import OpenEXR
 import pytest
 
+from daz_depthmap.depth.mapping import depth_stats
 from daz_depthmap.exr import DepthReadError, NoDepthChannelError, read_depth
-from daz_depthmap.mapping import depth_stats
 from daz_depthmap.params import DepthParams
-from daz_depthmap.pipeline import render
+from daz_depthmap.render.pipeline import render
 
 #: The channel a user of each known file expects to be used.
 EXPECTED_CHANNEL = {
@@ -260,7 +260,7 @@ def test_only_the_chosen_part_of_a_multi_part_file_is_decoded(tmp_path, exr_writ
 
 def test_a_damaged_part_is_never_read_as_another(tmp_path, exr_writer, exr_part):
     """The bindings drop a part whose pixels fail to decode; the next part then took its index (and its place)."""
-    from daz_depthmap.exr_layout import read_layout
+    from daz_depthmap.exr.layout import read_layout
 
     path = exr_writer(
         tmp_path / "two.exr",

@@ -7,10 +7,10 @@ import re
 import numpy as np
 import pytest
 
+from daz_depthmap.depth.histogram import ADVICE_HEADER, advice_lines, depth_histogram, suggest_cutoff
+from daz_depthmap.depth.mapping import depth_stats
 from daz_depthmap.exr import depth_image, read_depth
-from daz_depthmap.histogram import ADVICE_HEADER, advice_lines, depth_histogram, suggest_cutoff
-from daz_depthmap.mapping import depth_stats
-from daz_depthmap.synthetic import daz_like_depth
+from tests.synthetic import daz_like_depth
 
 ADVICE_LINE = re.compile(r"^\*\* - (\d\d) - (\d+\.\d\d)% - ([0-9.e+-]+)$")
 

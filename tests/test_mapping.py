@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daz_depthmap.exr import depth_image
-from daz_depthmap.mapping import (
+from daz_depthmap.depth.mapping import (
     DepthWindow,
     depth_stats,
     depth_window,
@@ -17,9 +16,10 @@ from daz_depthmap.mapping import (
     rank_index,
     subject_mask,
 )
+from daz_depthmap.exr import depth_image
 from daz_depthmap.params import DepthParams
-from daz_depthmap.pipeline import NoDepthError, render
-from daz_depthmap.synthetic import daz_like_depth
+from daz_depthmap.render.pipeline import NoDepthError, render
+from tests.synthetic import daz_like_depth
 
 
 def _image(values):

@@ -1,6 +1,6 @@
 """Normal maps from Iray's Normal canvas and from the depth canvas, checked against ray-cast scenes.
 
-The scenes (``daz_depthmap.synthetic.render_canvases``) have analytic camera-space normals and planar depth seen
+The scenes (``tests.synthetic.render_canvases``) have analytic camera-space normals and planar depth seen
 through DAZ Studio's default camera (65 mm lens, 36 mm film width).
 """
 
@@ -14,18 +14,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daz_depthmap.camera import Camera, camera_from_header, fit_rotation, rotation_angle, rotation_from_header
-from daz_depthmap.exr import DepthReadError, read_depth, read_vectors, valid_depth
-from daz_depthmap.mapping import depth_stats, depth_window, map_linear
-from daz_depthmap.normals import (
+from daz_depthmap.canvas.camera import Camera, camera_from_header, fit_rotation, rotation_angle, rotation_from_header
+from daz_depthmap.canvas.normals import (
     NormalParams,
     encode_normals,
     normal_map_from_canvas,
     normal_map_from_depth,
     normals_from_depth,
 )
-from daz_depthmap.output import encode_png
-from daz_depthmap.synthetic import Sphere, figure_scene, render_canvases, rotation_matrix, to_world
+from daz_depthmap.depth.mapping import depth_stats, depth_window, map_linear
+from daz_depthmap.exr import DepthReadError, read_depth, read_vectors, valid_depth
+from daz_depthmap.output.png import encode_png
+from tests.synthetic import Sphere, figure_scene, render_canvases, rotation_matrix, to_world
 
 FACING = [128, 128, 255]
 SD15_FACING = [255, 128, 128]

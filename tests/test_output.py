@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from daz_depthmap.naming import StemClaims, output_paths, safe_stem
-from daz_depthmap.output import encode_png, save_outputs, write_atomic
+from daz_depthmap.output.names import StemClaims, output_paths, safe_stem
+from daz_depthmap.output.png import encode_png, save_outputs, write_atomic
 
 RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 

@@ -11,8 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from daz_depthmap.depth.mapping import depth_stats, depth_window, map_linear, map_ranked, rank_depths, subject_mask
 from daz_depthmap.exr import depth_image, read_depth
-from daz_depthmap.mapping import depth_stats, depth_window, map_linear, map_ranked, rank_depths, subject_mask
 
 SETTINGS = settings(max_examples=60, deadline=None)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 
-from daz_depthmap.routes import ApiAccess, build_router
+from daz_depthmap.http.routes import ApiAccess, build_router
 from tests.test_routes import served
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daz_depthmap.bands import Band, BandPlan, apportion
+from daz_depthmap.bands.plan import Band, BandPlan, apportion
+from daz_depthmap.depth.mapping import depth_stats, depth_window
 from daz_depthmap.exr import depth_image, read_depth
-from daz_depthmap.mapping import depth_stats, depth_window
 from daz_depthmap.params import DepthParams
-from daz_depthmap.pipeline import NoDepthError
-from daz_depthmap.recipe import (
+from daz_depthmap.render.pipeline import NoDepthError
+from daz_depthmap.render.recipe import (
     RECIPE_FORMAT,
     Recipe,
     RecipeError,
@@ -26,7 +26,7 @@ from daz_depthmap.recipe import (
     recipe_to_dict,
     recipe_to_json,
 )
-from daz_depthmap.synthetic import two_subject_depth
+from tests.synthetic import two_subject_depth
 
 EXAMPLE = {
     "format": "daz-depthmap-recipe",

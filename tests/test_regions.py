@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from daz_depthmap.bands import Band, BandPlan, band_counts, band_index, number_regions, suggested_plan
+from daz_depthmap.bands.plan import Band, BandPlan, band_counts, band_index, number_regions, suggested_plan
+from daz_depthmap.bands.regions import NO_REGION, region_colour, region_map, region_prompt, resize_nearest
+from daz_depthmap.depth.histogram import suggest_cutoff
+from daz_depthmap.depth.mapping import DepthWindow, depth_stats, depth_window
 from daz_depthmap.exr import depth_image, read_depth
-from daz_depthmap.histogram import suggest_cutoff
-from daz_depthmap.mapping import DepthWindow, depth_stats, depth_window
-from daz_depthmap.regions import NO_REGION, region_colour, region_map, region_prompt, resize_nearest
-from daz_depthmap.synthetic import two_subject_depth
+from tests.synthetic import two_subject_depth
 
 #: Regional Prompter's own table (deterministic_colours(16)), from ../shared/facts/regional-prompter.md.
 RP_TABLE = [

@@ -22,15 +22,15 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from daz_depthmap import cli
+from daz_depthmap.cli import main as cli
+from daz_depthmap.depth.histogram import advice_lines
+from daz_depthmap.depth.mapping import depth_stats
 from daz_depthmap.exr import read_depth
-from daz_depthmap.histogram import advice_lines
-from daz_depthmap.mapping import depth_stats
+from daz_depthmap.http.routes import PREFIX, ApiAccess, build_router
 from daz_depthmap.params import DepthParams
-from daz_depthmap.routes import PREFIX, ApiAccess, build_router
 from daz_depthmap.session.store import SessionStore
 from daz_depthmap.session.workspace import Workspace
-from daz_depthmap.synthetic import daz_like_depth, two_subject_depth, write_depth_exr
+from tests.synthetic import daz_like_depth, two_subject_depth, write_depth_exr
 
 F32 = "synthetic_daz_Y_f32_zip_1200.exr"
 DAMAGED = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "exr-damaged"
@@ -305,7 +305,7 @@ def test_a_conversion_in_progress_does_not_hold_up_the_previews(
     store: SessionStore, shared_exr_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """On one event loop (uvicorn's, the WebUI's), a conversion that takes long leaves the page's previews free."""
-    from daz_depthmap import routes
+    from daz_depthmap.http import routes
 
     started, release = threading.Event(), threading.Event()
     real = routes.convert

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from daz_depthmap.depth.histogram import suggest_cutoff
 from daz_depthmap.exr import DepthReadError, depth_image, read_depth
-from daz_depthmap.histogram import suggest_cutoff
 from daz_depthmap.params import DepthParams
-from daz_depthmap.pipeline import render
+from daz_depthmap.render.pipeline import render
 from daz_depthmap.session.batch import full_maps, write_all, write_shown
 from daz_depthmap.session.loaded import PREVIEW_SIDE, distinct_ranks, preview_indices, slider_step
 from daz_depthmap.session.view import file_info, file_view
 from daz_depthmap.session.workspace import StaleViewError, Workspace
-from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
+from tests.synthetic import daz_like_depth, write_depth_exr
 
 F32 = "synthetic_daz_Y_f32_zip_1200.exr"
 HALF = "synthetic_daz_Y_half_zip_1200.exr"
@@ -449,7 +449,7 @@ def test_the_file_view_is_json_and_names_the_file_and_view(loaded: Workspace):
 
 
 def test_slider_steps_are_round_and_fine():
-    from daz_depthmap.mapping import DepthStats
+    from daz_depthmap.depth.mapping import DepthStats
 
     assert slider_step(DepthStats(169.9, 606.6, 10, 0)) == pytest.approx(0.2)
     assert slider_step(DepthStats(2.27, 42.2, 10, 0)) == pytest.approx(0.02)

@@ -11,15 +11,15 @@ import cv2
 import numpy as np
 import pytest
 
-from daz_depthmap.bands import BandPlan, split_plan
+from daz_depthmap.bands.plan import BandPlan, split_plan
+from daz_depthmap.bands.regions import region_colour
 from daz_depthmap.params import DepthParams
-from daz_depthmap.recipe import recipe_from_json, recipe_to_json
-from daz_depthmap.regions import region_colour
+from daz_depthmap.render.recipe import recipe_from_json, recipe_to_json
 from daz_depthmap.session.banding import BandSettings, LevelMode
 from daz_depthmap.session.batch import recipe_of, write_all, write_shown
 from daz_depthmap.session.view import file_view, live_reply
 from daz_depthmap.session.workspace import Workspace
-from daz_depthmap.synthetic import two_subject_depth, write_depth_exr
+from tests.synthetic import two_subject_depth, write_depth_exr
 
 NEAR_SPLIT = 265.0  # between the near figure (150..210) and the far one (330..400)
 

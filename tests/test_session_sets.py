@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from daz_depthmap.canvas_maps import NormalOptions
+from daz_depthmap.canvas.normals.options import NormalOptions
 from daz_depthmap.exr import DepthReadError
 from daz_depthmap.session.batch import write_shown
 from daz_depthmap.session.canvas_set import beauty_preview, normal_preview
 from daz_depthmap.session.view import file_info
 from daz_depthmap.session.workspace import Workspace
-from daz_depthmap.synthetic import Sphere, render_canvases, write_depth_exr, write_vectors_exr
+from tests.synthetic import Sphere, render_canvases, write_depth_exr, write_vectors_exr
 
 FACING = [128, 128, 255]
 

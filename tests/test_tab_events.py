@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 from daz_depthmap import app as standalone
-from daz_depthmap.context import TabContext, TabHandles
 from daz_depthmap.params import DepthParams
 from daz_depthmap.session.store import SessionStore
 from daz_depthmap.session.workspace import Workspace
-from daz_depthmap.synthetic import daz_like_depth
 from daz_depthmap.tab import build_tab, session_store
 from daz_depthmap.tab.compat import js, listeners
+from daz_depthmap.tab.contract import TabContext, TabHandles
+from tests.synthetic import daz_like_depth
 
 F32 = "synthetic_daz_Y_f32_zip_1200.exr"
 P = "dzt"
@@ -575,7 +575,7 @@ def test_saving_with_a_cutoff_before_everything_says_the_map_is_black(loaded: Ta
 
 @pytest.fixture
 def two(tab: Tab, tmp_path: Path) -> Tab:
-    from daz_depthmap.synthetic import two_subject_depth, write_depth_exr
+    from tests.synthetic import two_subject_depth, write_depth_exr
 
     path = tmp_path / "two.exr"
     write_depth_exr(path, two_subject_depth(300, 240, seed=2))
@@ -672,7 +672,7 @@ def canvas_set(tmp_path: Path) -> list[Path]:
     """A DAZ render's canvases: Depth and Normal EXRs, a Beauty EXR and the PNG render, of one small scene."""
     import cv2
 
-    from daz_depthmap.synthetic import figure_scene, render_canvases, write_depth_exr, write_vectors_exr
+    from tests.synthetic import figure_scene, render_canvases, write_depth_exr, write_vectors_exr
 
     scene = render_canvases(150, 200, figure_scene())
     folder = tmp_path / "render"

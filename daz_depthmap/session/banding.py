@@ -18,13 +18,23 @@ from enum import Enum
 
 import numpy as np
 
-from ..bands import TOTAL_LEVELS, Allocation, Band, BandPlan, allocate, band_counts, band_index, check_levels, fit_plan
-from ..colours import palette_colour, parse_colour
-from ..mapping import DepthWindow
+from ..bands.colours import palette_colour, parse_colour
+from ..bands.plan import (
+    TOTAL_LEVELS,
+    Allocation,
+    Band,
+    BandPlan,
+    allocate,
+    band_counts,
+    band_index,
+    check_levels,
+    fit_plan,
+)
+from ..depth.mapping import DepthWindow
 
 
 class LevelMode(str, Enum):
-    """How the levels of a plan's bands are given: allocated by one of :class:`~daz_depthmap.bands.Allocation`'s
+    """How the levels of a plan's bands are given: allocated by one of :class:`~daz_depthmap.bands.plan.Allocation`'s
     rules (locked bands kept), or all as typed."""
 
     PIXELS = Allocation.PIXELS.value

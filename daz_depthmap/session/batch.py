@@ -8,13 +8,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..bands import BandPlan
-from ..context import FullMaps
+from ..bands.plan import BandPlan
+from ..bands.regions import RegionMap
 from ..exr import DepthReadError
-from ..naming import BEAUTY_SUFFIX, NORMAL_SUFFIX, REGIONS_SUFFIX, output_path, output_paths
-from ..output import save_outputs
-from ..recipe import Recipe, freeze_recipe
-from ..regions import RegionMap
+from ..output.names import BEAUTY_SUFFIX, NORMAL_SUFFIX, REGIONS_SUFFIX, output_path, output_paths
+from ..output.png import save_outputs
+from ..render.job import FullMaps
+from ..render.recipe import Recipe, freeze_recipe
 from .banding import LevelMode
 from .canvas_set import full_beauty, full_normal_map
 from .workspace import Shown

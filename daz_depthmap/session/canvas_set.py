@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..beauty import BeautyImage, read_beauty
-from ..canvas_maps import NormalOptions, describe_normals, set_normal_map
+from ..canvas.beauty import BeautyImage, read_beauty
+from ..canvas.normals import NormalMap
+from ..canvas.normals.options import NormalOptions, describe_normals, set_normal_map
 from ..exr import DepthReadError
-from ..normals import NormalMap
 from .loaded import LoadedFile
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..exr import DepthReadError
-from ..pipeline import window_warnings
+from ..render.pipeline import window_warnings
 from .banding import BandSettings, settings_from_page
 from .loaded import Preview
 from .view import live_reply

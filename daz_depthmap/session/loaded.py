@@ -15,13 +15,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bands import Allocation, BandPlan, band_index, paint_bands, suggested_plan
+from ..bands.plan import Allocation, BandPlan, band_index, paint_bands, suggested_plan
+from ..bands.regions import RegionMap, region_map
+from ..depth.histogram import Histogram, Suggestion, depth_histogram, suggest_cutoff
+from ..depth.mapping import (
+    DepthRanks,
+    DepthStats,
+    DepthWindow,
+    depth_stats,
+    depth_window,
+    rank_depths,
+    rank_index,
+    to_8bit,
+)
 from ..exr import DepthImage, DepthReadError, read_depth
-from ..histogram import Histogram, Suggestion, depth_histogram, suggest_cutoff
-from ..mapping import DepthRanks, DepthStats, DepthWindow, depth_stats, depth_window, rank_depths, rank_index, to_8bit
 from ..params import DEFAULT_MAX_PIXELS, DepthParams
-from ..pipeline import DepthMap, map_depth, no_depth_message, render
-from ..regions import RegionMap, region_map
+from ..render.pipeline import DepthMap, map_depth, no_depth_message, render
 from .banding import LOOKS, BandSettings, LevelMode, SettledBands, settle
 
 #: Long side of the preview copy in pixels (images up to this size are previewed whole).

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..beauty import IMAGE_SUFFIXES
-from ..naming import safe_stem
+from ..canvas.beauty import IMAGE_SUFFIXES
+from ..output.names import safe_stem
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Session:
     last_used: float
     folder: Path | None = None
     upload_bytes: int = 0
-    #: a "Send to …" between its steps (see daz_depthmap.bridges.send); dropped when it expires
+    #: a "Send to …" between its steps (see daz_depthmap.webui.send.depth); dropped when it expires
     pending: Any = None
     pending_until: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)

@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from ..canvas import canvas_file, group_canvases
-from ..canvas_maps import NormalOptions
+from ..canvas.normals.options import NormalOptions
+from ..canvas.sets import canvas_file, group_canvases
+from ..depth.mapping import DepthStats, depth_window
 from ..exr import DepthImage, DepthReadError, NoDepthChannelError, read_depth
-from ..mapping import DepthStats, depth_window
-from ..naming import StemClaims, safe_stem
+from ..output.names import StemClaims, safe_stem
 from ..params import DEFAULT_MAX_PIXELS, DepthParams
-from ..recipe import Recipe
+from ..render.recipe import Recipe
 from .banding import LOOKS, BandSettings, LevelMode
 from .canvas_set import SetPart, SetParts, SetPreviews
 from .loaded import PREVIEW_SIDE, FullRender, LoadedFile, PixelInfo, Preview, round_to_step

@@ -15,10 +15,10 @@ from typing import Any
 
 import gradio as gr
 
-from ..context import TabContext, TabHandles
 from ..session.store import SessionStore
 from ..session.workspace import Workspace
 from . import compat
+from .contract import TabContext, TabHandles
 from .handlers import TabHandlers
 from .layout import TabLayout, build_layout
 

@@ -16,10 +16,9 @@ from typing import Any
 
 import gradio as gr
 
-from ..canvas_maps import CHANNEL_MEANINGS, NormalOptions, normal_legend
-from ..context import TabContext
+from ..canvas.normals.options import CHANNEL_MEANINGS, NormalOptions, normal_legend
 from ..exr import DepthReadError
-from ..naming import (
+from ..output.names import (
     BEAUTY_SUFFIX,
     DEPTH_SUFFIX,
     MASK_SUFFIX,
@@ -28,9 +27,9 @@ from ..naming import (
     REGIONS_SUFFIX,
     output_path,
 )
-from ..output import write_atomic
-from ..pipeline import window_warnings
-from ..recipe import RecipeError, recipe_from_json, recipe_to_json
+from ..output.png import write_atomic
+from ..render.pipeline import window_warnings
+from ..render.recipe import RecipeError, recipe_from_json, recipe_to_json
 from ..session.batch import recipe_of, with_recipe, write_all, write_shown
 from ..session.canvas_set import beauty_preview, normal_preview
 from ..session.live import live_update, parse_request
@@ -39,6 +38,7 @@ from ..session.store import Session, SessionStore
 from ..session.view import empty_view, file_info, file_view, format_depth
 from ..session.workspace import Shown
 from . import compat
+from .contract import TabContext
 from .layout import LOOK_LABELS, PICK_HINT, PREVIEW_LABELS, PROCESS_CHOICES, TabLayout
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from typing import Any
 
 import gradio as gr
 
-from ..context import TabContext
 from ..params import OPTION
 from . import compat
+from .contract import TabContext
 
 BITS_CHOICES = ("8-bit", "16-bit")
 PICK_HINT = "Click the preview to read the depth under the cursor."
@@ -36,7 +36,7 @@ PREVIEW_LABELS = {
     "test": "Test colours: each band in its colour, shaded by depth",
     "regions": "Region map preview: what Regional Prompter gets",
 }
-#: The normal encodings offered (canvas_maps.CONVENTIONS).
+#: The normal encodings offered (daz_depthmap.canvas.normals.options.CONVENTIONS).
 NORMAL_CONVENTIONS = ("bae", "sd15")
 NORMAL_HELP = (
     "Drop a render's canvases together — `scene-Canvas1-Depth.exr`, `scene-Canvas2-Normal.exr`, `scene.png` (or a "

@@ -404,7 +404,7 @@ def test_dark_theme_screenshot(browser, app, open_tab, shared_exr_dir: Path, art
 
 @pytest.fixture(scope="module")
 def big_exr(tmp_path_factory) -> Path:
-    from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
+    from tests.synthetic import daz_like_depth, write_depth_exr
 
     big = tmp_path_factory.mktemp("big") / "big_4096.exr"
     write_depth_exr(big, daz_like_depth(4096, 4096), half=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from daz_depthmap.bands.regions import region_colour
 from daz_depthmap.exr import read_depth
-from daz_depthmap.regions import region_colour
 from daz_depthmap.session.loaded import preview_indices
 from tests.chromium import shown_picture
 

@@ -23,7 +23,7 @@ SCRIPT_FILE = REPO_ROOT / "scripts" / "daz_depthmap.py"
 def forget_forge_modules() -> None:
     """Drop the stand-in ``modules``/``modules_forge`` and everything imported through them."""
     for name in list(sys.modules):
-        if name.split(".")[0] in ("modules", "modules_forge") or name == "daz_depthmap.webui":
+        if name.split(".")[0] in ("modules", "modules_forge") or name == "daz_depthmap.webui.extension":
             del sys.modules[name]
 
 

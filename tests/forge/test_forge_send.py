@@ -15,11 +15,11 @@ import standin_forge
 from forge_helpers import Forge
 from PIL import Image
 
-from daz_depthmap.bridges.controlnet_forge import ForgeControlNet, ForgeUnit
-from daz_depthmap.mapping import to_8bit
+from daz_depthmap.depth.mapping import to_8bit
 from daz_depthmap.session.batch import full_maps
-from daz_depthmap.synthetic import daz_like_depth, figure_scene, render_canvases, write_depth_exr, write_vectors_exr
 from daz_depthmap.tab.compat import listeners
+from daz_depthmap.webui.controlnet.forge import ForgeControlNet, ForgeUnit
+from tests.synthetic import daz_like_depth, figure_scene, render_canvases, write_depth_exr, write_vectors_exr
 
 OK = '{"ok": true}'
 KEEP = "Keep the unit's model"
@@ -223,9 +223,9 @@ def test_regional_prompters_gradio_4_mask_is_said_not_supported() -> None:
     """On Forge, Regional Prompter builds its mask as gradio 4's ImageEditor: the block says so plainly."""
     import gradio as gr
 
-    from daz_depthmap.bridges.base import ComponentIndex
-    from daz_depthmap.bridges.regional_prompter import RegionalPrompter
     from daz_depthmap.tab.compat import GRADIO_MAJOR
+    from daz_depthmap.webui.regional_prompter import RegionalPrompter
+    from daz_depthmap.webui.targets import ComponentIndex
 
     if GRADIO_MAJOR < 4:
         pytest.skip("gr.ImageEditor is gradio 4's")

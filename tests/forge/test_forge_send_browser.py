@@ -17,10 +17,10 @@ import standin_forge
 from forge_helpers import REPO_ROOT, Forge, in_own_thread, served
 from playwright.sync_api import Page, expect, sync_playwright
 
-from daz_depthmap.mapping import to_8bit
+from daz_depthmap.depth.mapping import to_8bit
 from daz_depthmap.session.batch import full_maps
-from daz_depthmap.synthetic import figure_scene, render_canvases, write_depth_exr, write_vectors_exr
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.synthetic import figure_scene, render_canvases, write_depth_exr, write_vectors_exr
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO_ROOT / "test-artifacts"

@@ -85,7 +85,7 @@ def test_hidden_forge_tabs_are_told_by_their_capitalised_labels(forge: Forge) ->
     forge.shared.opts.data["hidden_tabs"] = ["Txt2img"]
     page = forge.start(units=1)
     assert "txt2img" not in [ifid for _, label, ifid in page.tabs if label not in forge.shared.opts.hidden_tabs]
-    from daz_depthmap import webui
+    from daz_depthmap.webui import extension as webui
 
     assert "txt2img" in webui.hidden_tabs()
 

@@ -21,8 +21,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from test_send_browser import _serve
 from webui_helpers import WebUI, in_own_thread
 
-from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS, shown_picture
+from tests.synthetic import daz_like_depth, write_depth_exr
 
 P = "daz_depthmap"
 NUMBER = f"#{P}_cutoff input[type=number]"

@@ -14,9 +14,9 @@ import pytest
 import standin_webui
 from webui_helpers import WebUI, decode_image, event_index, follow_ups, is_unchanged, run_event
 
-from daz_depthmap.bands import split_plan
+from daz_depthmap.bands.plan import split_plan
 from daz_depthmap.session.banding import BandSettings
-from daz_depthmap.synthetic import two_subject_depth, write_depth_exr
+from tests.synthetic import two_subject_depth, write_depth_exr
 
 OK = '{"ok": true}'
 

@@ -16,10 +16,10 @@ import pytest
 import standin_webui
 from webui_helpers import WebUI, decode_image, event_index, follow_ups, is_unchanged, run_event
 
-from daz_depthmap.bridges.send import PENDING_SECONDS, PendingSend
 from daz_depthmap.session.batch import full_maps
 from daz_depthmap.session.loaded import LoadedFile
-from daz_depthmap.synthetic import daz_like_depth, write_depth_exr
+from daz_depthmap.webui.send.depth import PENDING_SECONDS, PendingSend
+from tests.synthetic import daz_like_depth, write_depth_exr
 
 DEPTH_MODEL = standin_webui.DEPTH_MODEL
 OK = '{"ok": true}'

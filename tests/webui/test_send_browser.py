@@ -27,8 +27,8 @@ import standin_webui
 from playwright.sync_api import Page, expect, sync_playwright
 from webui_helpers import REPO_ROOT, WebUI, in_own_thread
 
-from daz_depthmap.synthetic import figure_scene, render_canvases, write_depth_exr, write_vectors_exr
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.synthetic import figure_scene, render_canvases, write_depth_exr, write_vectors_exr
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 SAMPLE = REPO_ROOT / "samples" / "daz_figure_depth.exr"

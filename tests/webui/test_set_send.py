@@ -17,7 +17,7 @@ from webui_helpers import WebUI, decode_image, event_index, follow_ups, is_uncha
 
 from daz_depthmap.session.batch import full_maps
 from daz_depthmap.session.canvas_set import full_normal_map
-from daz_depthmap.synthetic import figure_scene, render_canvases, write_depth_exr, write_vectors_exr
+from tests.synthetic import figure_scene, render_canvases, write_depth_exr, write_vectors_exr
 
 OK = '{"ok": true}'
 DEPTH_MODEL = standin_webui.DEPTH_MODEL

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from webui_helpers import WebUI
 
-from daz_depthmap.bridges.base import ComponentIndex
-from daz_depthmap.bridges.controlnet_a1111 import KEEP_MODEL, SdWebuiControlNet, depth_only, pick_model
-from daz_depthmap.bridges.webui_controls import GenerationControls, fit_size
-from daz_depthmap.mapping import to_8bit
+from daz_depthmap.depth.mapping import to_8bit
+from daz_depthmap.webui.controlnet.a1111 import KEEP_MODEL, SdWebuiControlNet, depth_only, pick_model
+from daz_depthmap.webui.controls import GenerationControls, fit_size
+from daz_depthmap.webui.targets import ComponentIndex
 
 
 def test_8_bit_levels_of_a_16_bit_map_are_rounded_half_up() -> None:
@@ -78,7 +78,7 @@ def test_the_index_keeps_the_first_component_of_an_id_and_only_ids_it_needs() ->
 
 
 def test_the_output_folder_setting_resolves_inside_the_data_folder(webui: WebUI, tmp_path: Path) -> None:
-    from daz_depthmap.webui import resolve_output_dir
+    from daz_depthmap.webui.extension import resolve_output_dir
 
     data, default = tmp_path / "data", tmp_path / "data" / "outputs" / "daz_depthmap"
     assert resolve_output_dir("", data, default) == default

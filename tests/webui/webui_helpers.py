@@ -30,7 +30,11 @@ SCRIPT_FILE = REPO_ROOT / "scripts" / "daz_depthmap.py"
 def _forget_webui_modules() -> None:
     """Drop the stand-in ``modules`` and everything imported through it (the WebUI side of the package)."""
     for name in list(sys.modules):
-        if name == "modules" or name.startswith(("modules.", "internal_controlnet")) or name == "daz_depthmap.webui":
+        if (
+            name == "modules"
+            or name.startswith(("modules.", "internal_controlnet"))
+            or name == "daz_depthmap.webui.extension"
+        ):
             del sys.modules[name]
 
 

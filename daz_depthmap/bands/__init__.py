@@ -1,0 +1,1 @@
+"""Depth bands: the plan, its levels, the text form, region maps and colours."""

@@ -1,0 +1,1 @@
+"""The command line (``python -m daz_depthmap``, ``daz-depthmap``): its parser and the batch loop."""

@@ -1,0 +1,1 @@
+"""The HTTP routes: the API for scripts and the page's preview route."""

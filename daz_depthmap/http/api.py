@@ -1,0 +1,301 @@
+"""The HTTP API's work, without the web framework: a posted EXR and its options in, JSON-ready answers out.
+
+``POST /daz-depthmap/v1/depth-map`` and ``…/histogram`` (:mod:`daz_depthmap.http.routes`) parse the request body into a
+:class:`MapJob`, check the EXR's bytes, and call :func:`convert` or :func:`histogram_report` on the bytes written to
+a private temporary file (OpenEXR reads files). Every problem is an :class:`ApiError` with the HTTP status and a
+message naming the file and what is wrong; nothing here raises anything else for bad input.
+
+The PNGs are the command line's, byte for byte (the same mapping and :func:`~daz_depthmap.output.png.encode_png`), as
+base64 without a ``data:`` prefix: what ``alwayson_scripts.controlnet.args[i].image`` in the WebUI's
+``/sdapi/v1/txt2img`` takes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ..bands.plan import Allocation, BandPlan, band_counts, band_index, number_regions, plan_for_image
+from ..bands.regions import region_map
+from ..bands.spec import parse_band_spec
+from ..depth.histogram import depth_histogram, suggest_cutoff
+from ..depth.mapping import DepthStats, depth_stats
+from ..exr import DepthImage, DepthReadError, NoDepthChannelError, read_depth
+from ..exr.layout import EXR_MAGIC
+from ..output.png import encode_png
+from ..params import DEFAULT_MAX_PIXELS, DepthParams, params_from_mapping
+from ..render.pipeline import NoDepthError, render, window_of
+from ..render.recipe import RecipeError, recipe_from_dict
+
+#: The largest request body the API reads (a 100-megapixel float EXR with room to spare, base64 included).
+DEFAULT_MAX_BODY_BYTES = 768 * 2**20
+#: The advice's bucket count (the original tool's) and the fine histogram's bin count.
+ADVICE_BUCKETS = 20
+FINE_BINS = 256
+
+_MAP_KEYS = ("image", "name", "options", "recipe", "bands", "allocate", "regions", "split_parts", "min_area")
+_HISTOGRAM_KEYS = ("image", "name", "channel", "invert")
+
+T = TypeVar("T")
+
+
+class ApiError(Exception):
+    """A request the API refuses: ``status`` (4xx) and a message for the caller."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class MapJob:
+    """What one depth-map request asks for."""
+
+    name: str
+    params: DepthParams
+    bands: BandPlan | str | None = None  # a plan, "auto", or None (one band)
+    allocate: Allocation | None = Allocation.PIXELS  # None: the levels as given (a recipe's)
+    regions: bool = False
+    split_parts: bool = False
+    min_area: int = 0
+
+
+def _name(data: Mapping[str, Any]) -> str:
+    """The file's name for messages (a path given is cut to its last part)."""
+    name = data.get("name", "upload.exr")
+    if isinstance(name, str):
+        name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if not isinstance(name, str) or not name or len(name) > 255 or "\0" in name:
+        raise ApiError(400, "'name' must be a file name, up to 255 characters")
+    return name
+
+
+def _object(data: object) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ApiError(400, "the request body must be a JSON object")
+    return data
+
+
+def _unknown(data: Mapping[str, Any], known: tuple[str, ...], extra: tuple[str, ...] = ()) -> None:
+    unknown = [key for key in data if key not in known and key not in extra]
+    if unknown:
+        raise ApiError(400, f"unknown field {unknown[0]!r}; the fields are {', '.join(known)}")
+
+
+def map_job(data: object, form: bool = False) -> MapJob:
+    """The job a depth-map request describes (``form``: from a multipart form, where ``image`` is the file part).
+
+    Raises :class:`ApiError` (400) naming the field and the problem."""
+    fields = _object(data)
+    _unknown(fields, _MAP_KEYS)
+    name = _name(fields)
+    options = fields.get("options", {})
+    if not isinstance(options, Mapping):
+        raise ApiError(400, "'options' must be a JSON object of option names and values")
+    try:
+        params = params_from_mapping(options)
+    except ValueError as exc:
+        raise ApiError(400, f"options: {exc}") from None
+    bands: BandPlan | str | None = None
+    allocate: Allocation | None = Allocation.PIXELS
+    if fields.get("recipe") is not None:
+        clashing = [key for key in ("options", "bands", "allocate") if fields.get(key) is not None]
+        if clashing:
+            raise ApiError(400, f"a recipe sets the cutoffs, options and bands: leave out {', '.join(clashing)}")
+        try:
+            recipe = recipe_from_dict(fields["recipe"])
+        except RecipeError as exc:
+            raise ApiError(400, f"recipe: {exc}") from None
+        params, bands, allocate = recipe.params, recipe.plan, None
+    else:
+        spec = fields.get("bands")
+        if spec is not None:
+            if not isinstance(spec, str):
+                raise ApiError(400, "'bands' must be the command line's --bands text (e.g. '180,400') or 'auto'")
+            try:
+                bands = "auto" if spec.strip().lower() == "auto" else parse_band_spec(spec, params.invert, "bands")
+            except ValueError as exc:
+                raise ApiError(400, str(exc)) from None
+        mode = fields.get("allocate")
+        if mode is not None:
+            try:
+                allocate = Allocation(mode)
+            except ValueError:
+                choices = ", ".join(repr(m.value) for m in Allocation)
+                raise ApiError(400, f"'allocate' must be one of {choices}, not {mode!r}") from None
+    flags = {key: fields.get(key, False) for key in ("regions", "split_parts")}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise ApiError(400, f"{key!r} must be true or false, not {value!r}")
+    min_area = fields.get("min_area", 0)
+    if isinstance(min_area, bool) or not isinstance(min_area, int) or min_area < 0:
+        raise ApiError(400, f"'min_area' must be a whole number of pixels, 0 or more, not {min_area!r}")
+    return MapJob(name, params, bands, allocate, flags["regions"], flags["split_parts"], min_area)
+
+
+def histogram_job(data: object) -> tuple[str, str | None, bool]:
+    """``(name, channel, invert)`` of a histogram request. Raises :class:`ApiError` (400)."""
+    fields = _object(data)
+    _unknown(fields, _HISTOGRAM_KEYS)
+    channel, invert = fields.get("channel"), fields.get("invert", False)
+    if channel is not None and (not isinstance(channel, str) or not channel):
+        raise ApiError(400, f"'channel' must be a channel name, not {channel!r}")
+    if not isinstance(invert, bool):
+        raise ApiError(400, f"'invert' must be true or false, not {invert!r}")
+    return _name(fields), channel, invert
+
+
+def decode_image(value: object, name: str) -> bytes:
+    """The EXR bytes of a JSON request's ``image``: base64, optionally as a ``data:`` URL, as the WebUI's own API
+    takes images. Raises :class:`ApiError` (400 not base64, 415 not an EXR)."""
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, f"{name}: 'image' must be the EXR file as a base64 string")
+    text = value.split(",", 1)[1] if value.startswith("data:") and "," in value else value
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, f"{name}: 'image' is not valid base64") from None
+    check_exr(data, name)
+    return data
+
+
+def check_exr(data: bytes, name: str) -> None:
+    """Refuse bytes that are no OpenEXR file before anything decodes them (415)."""
+    if len(data) < 8 or data[:4] != EXR_MAGIC:
+        what = "empty" if not data else "a PNG" if data[:4] == b"\x89PNG" else "not an OpenEXR file"
+        raise ApiError(415, f"{name}: {what} (an OpenEXR file starts with the bytes 76 2f 31 01)")
+
+
+def with_exr_file(data: bytes, name: str, work: Callable[[Path], T]) -> T:
+    """Run ``work`` on ``data`` written to a private temporary file (removed after, whatever happens)."""
+    handle, temp = tempfile.mkstemp(prefix="daz_depthmap-api-", suffix=".exr")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        return work(Path(temp))
+    except OSError as exc:
+        raise ApiError(
+            507 if exc.errno == 28 else 500, f"{name}: the server could not keep the upload ({exc})"
+        ) from None
+    finally:
+        Path(temp).unlink(missing_ok=True)
+
+
+def _read(path: Path, name: str, channel: str | None, max_pixels: int) -> DepthImage:
+    try:
+        return read_depth(path, channel, max_pixels)
+    except NoDepthChannelError as exc:
+        raise ApiError(422, f"{name}: {exc.problem}; name one with the option 'channel'") from None
+    except DepthReadError as exc:
+        status = 413 if "above the limit" in exc.problem else 422
+        raise ApiError(status, f"{name}: {exc.problem}") from None
+    except MemoryError:
+        raise ApiError(413, f"{name}: not enough memory to decode this image") from None
+
+
+def _png(image: np.ndarray) -> str:
+    return base64.b64encode(encode_png(image)).decode("ascii")
+
+
+def _stats(stats: DepthStats) -> dict[str, Any]:
+    return {
+        "nearest": None if stats.empty else stats.nearest,
+        "farthest": None if stats.empty else stats.farthest,
+        "valid_pixels": stats.valid_count,
+        "background_pixels": stats.invalid_count,
+    }
+
+
+def convert(path: Path, job: MapJob, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
+    """The depth map (and mask, region map) of the EXR at ``path`` with ``job``'s options, as JSON-ready data.
+
+    Raises :class:`ApiError`: 413 too many pixels, 422 unreadable or no valid depth or options that do not fit."""
+    name, params = job.name, job.params
+    image = _read(path, name, params.channel, max_pixels)
+    stats = depth_stats(image.depth, image.valid)
+    try:
+        window, _ = window_of(image, params, stats)
+        plan = plan_for_image(job.bands, image.depth, image.valid, stats, window, job.allocate)
+        result = render(image, params, stats, plan=plan)
+    except (NoDepthError, ValueError) as exc:
+        raise ApiError(422, f"{name}: {exc}") from None
+    suggestion = result.suggestion or suggest_cutoff(image.depth, stats, params.invert)
+    reply: dict[str, Any] = {
+        "name": name,
+        "channel": image.channel,
+        "width": image.width,
+        "height": image.height,
+        "bits": params.bits,
+        "depth_map": _png(result.depth),
+        "mask": _png(result.mask) if result.mask is not None else None,
+        "regions": None,
+        "window": {"near": result.window.near, "far": result.window.far},
+        "stats": _stats(stats),
+        "suggested_cutoff": suggestion.cutoff,
+        "suggestion": suggestion.reason,
+        "bands": None,
+        "warnings": [*image.notes, *result.warnings],
+    }
+    if plan is not None:
+        reply["bands"] = [
+            {"start": start, "end": end, "levels": band.levels, "label": band.label, "region": band.region}
+            for (start, end), band in zip(plan.ranges(result.window), plan.bands, strict=True)
+        ]
+    if job.regions:
+        painted = plan or BandPlan()
+        index = band_index(image.depth, image.valid, painted, result.window)
+        if not any(band.region is not None for band in painted.bands):
+            painted = number_regions(painted, band_counts(index, len(painted.bands)))
+        try:
+            regions = region_map(index, painted, None, job.split_parts, job.min_area)
+        except ValueError as exc:
+            raise ApiError(422, f"{name}: {exc}") from None
+        reply["regions"] = _png(regions.image)
+        reply["region_list"] = [
+            {"number": r.number, "label": r.label, "pixels": r.pixels, "colour": list(r.colour)}
+            for r in regions.regions
+        ]
+        reply["warnings"] += list(regions.notes)
+    return reply
+
+
+def histogram_report(
+    path: Path, name: str, channel: str | None, invert: bool, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> dict[str, Any]:
+    """The 20-bucket advice in numbers, the fine histogram and the suggested cutoff of the EXR at ``path``."""
+    image = _read(path, name, channel, max_pixels)
+    stats = depth_stats(image.depth, image.valid)
+    suggestion = suggest_cutoff(image.depth, stats, invert)
+    reply: dict[str, Any] = {
+        "name": name,
+        "channel": image.channel,
+        "width": image.width,
+        "height": image.height,
+        "stats": _stats(stats),
+        "advice": [],
+        "histogram": None,
+        "suggested_cutoff": suggestion.cutoff,
+        "suggestion": suggestion.reason,
+        "gap": list(suggestion.gap) if suggestion.gap else None,
+        "backdrop": list(suggestion.backdrop) if suggestion.backdrop else None,
+    }
+    if stats.empty:
+        return reply
+    coarse = depth_histogram(image.depth, stats, ADVICE_BUCKETS)
+    step = (stats.farthest - stats.nearest) / ADVICE_BUCKETS
+    reply["advice"] = [
+        {"bucket": i, "percent": float(count) / stats.valid_count * 100.0, "from": stats.nearest + i * step}
+        for i, count in enumerate(coarse.counts)
+    ]
+    fine = depth_histogram(image.depth, stats, FINE_BINS)
+    reply["histogram"] = {"counts": fine.counts.tolist(), "edges": fine.edges.tolist()}
+    return reply

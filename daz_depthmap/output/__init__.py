@@ -1,0 +1,1 @@
+"""Output: PNG encoding, atomic writes and the names of the files written."""
