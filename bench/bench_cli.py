@@ -92,13 +92,14 @@ def measure(command: Sequence[str], runs: int) -> dict[str, float]:
 
 
 def stage_times(path: str, variant: str) -> dict[str, float]:
-    """Seconds spent in each stage of one CLI run (what ``cli.process_file`` does), in this fresh process."""
+    """Seconds spent in each stage of one CLI run (what ``daz_depthmap.render.job.run_job`` does for a depth file),
+    in this fresh process."""
     marks = [("start", time.perf_counter())]
 
     def mark(name: str) -> None:
         marks.append((name, time.perf_counter()))
 
-    from daz_depthmap.cli import main  # noqa: F401  (the CLI's own imports, as `python -m daz_depthmap` does them)
+    from daz_depthmap.cli.main import main  # noqa: F401  (the CLI's own imports, as `python -m daz_depthmap` does them)
     from daz_depthmap.depth.mapping import depth_stats
     from daz_depthmap.exr import read_depth
     from daz_depthmap.output.names import output_paths

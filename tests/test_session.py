@@ -485,10 +485,10 @@ def test_write_all_reports_progress_and_keeps_going_after_a_failure(shared_exr_d
     ws = Workspace()
     ws.load([shared_exr_dir / F32, shared_exr_dir / HALF])
 
-    def broken(params, bands=None) -> None:
+    def broken() -> None:
         raise ValueError("the near cutoff 5 must be nearer than the far end 3")
 
-    ws.get(F32).render_full = broken  # type: ignore[method-assign]
+    ws.get(F32).read_full = broken  # type: ignore[method-assign]
     calls = []
     result = write_all(ws.everything(), tmp_path, ws.protected(), lambda *a: calls.append(a))
     assert calls == [(0, 2, F32), (1, 2, HALF), (2, 2, "")]

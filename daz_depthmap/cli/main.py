@@ -30,46 +30,22 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
-
-from ..bands.plan import (
-    Allocation,
-    BandPlan,
-    band_counts,
-    band_index,
-    number_regions,
-    paint_bands,
-    plan_for_image,
-)
-from ..bands.regions import region_map
+from ..bands.plan import Allocation, BandPlan
 from ..bands.spec import parse_band_spec
-from ..canvas.beauty import read_beauty
-from ..canvas.normals import LARGE_ERROR_DEG, NormalMap
-from ..canvas.normals.options import BACKGROUNDS, CONVENTIONS, NormalOptions, describe_normals, set_normal_map
-from ..canvas.sets import CanvasFile, CanvasGrouping, CanvasSet, group_canvases
-from ..depth.histogram import advice_lines
-from ..depth.mapping import DepthWindow, depth_stats, to_8bit
-from ..exr import DepthImage, DepthReadError, MissingBindingsError, NoDepthChannelError, read_depth
+from ..canvas.normals.options import BACKGROUNDS, CONVENTIONS, NormalOptions
+from ..canvas.sets import group_canvases
+from ..exr import MissingBindingsError
 from ..exr.library_output import native_stderr_silenced
-from ..output.names import (
-    BEAUTY_SUFFIX,
-    NORMAL_SUFFIX,
-    REGIONS_SUFFIX,
-    TEST_SUFFIX,
-    StemClaims,
-    output_path,
-    output_paths,
-    stem_of,
-)
-from ..output.png import save_outputs, write_atomic
+from ..output.names import StemClaims
+from ..output.png import write_atomic
 from ..params import OPTIONS, DepthParams
 from ..printable import shown_name
-from ..render.pipeline import DepthMap, NoDepthError, render, window_of
+from ..render.job import Job
 from ..render.recipe import RecipeError, freeze_recipe, recipe_from_json, recipe_to_json
+from .batch import batch_items, problem_line, process_item
 from .options import add_max_pixels_argument, add_option
 
 
@@ -262,291 +238,6 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-@dataclass(frozen=True)
-class Job:
-    """What the command line does with every file: options, bands and which outputs."""
-
-    params: DepthParams
-    bands: BandPlan | str | None = None  # a plan, "auto", or None (one band)
-    allocate: str | None = Allocation.PIXELS.value  # None: the levels as given (a recipe's)
-    regions: bool = False
-    split_parts: bool = False
-    min_area: int = 0
-    region_size: tuple[int, int] | None = None
-    test_colours: bool = False
-
-
-def _band_lines(plan: BandPlan, index: np.ndarray, window: DepthWindow) -> list[str]:
-    """One line per band: its depths, share of the valid pixels and levels (the histogram advice's companion)."""
-    counts = band_counts(index, len(plan.bands))
-    valid = max(int(counts.sum()), 1)
-    lines = []
-    for i, ((start, end), band) in enumerate(zip(plan.ranges(window), plan.bands, strict=True)):
-        region = f", region {band.region}" if band.region is not None else ""
-        lines.append(
-            f"** {plan.name(i)}: {start:g} to {end:g}, {counts[i] / valid * 100:.2f}% of the pixels in the window, "
-            f"{band.levels} levels{region}"
-        )
-    return lines
-
-
-@dataclass(frozen=True)
-class FileReport:
-    """What the command line says about a file or set it wrote: one summary line, and warnings (one line each); the
-    plan and map its depth was written with (for --save_recipe)."""
-
-    summary: str
-    warnings: list[str]
-    plan: BandPlan | None = None
-    result: DepthMap | None = None
-
-
-class NothingToWrite(Exception):
-    """A canvas set with no part the command line can write (said in one line)."""
-
-
-@dataclass
-class _Outputs:
-    """What one file or set will write (nothing is written until all of it is made), and what its line says."""
-
-    outputs: list[tuple[Path, np.ndarray]] = field(default_factory=list)
-    parts: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    plan: BandPlan | None = None
-    result: DepthMap | None = None
-    image: DepthImage | None = None
-    size: tuple[str, int, int] | None = None  # (what, width, height) of the first part read: the set's size
-
-    def check_size(self, path: Path, what: str, width: int, height: int) -> None:
-        """Refuse a part of another size than the set's first (naming both files)."""
-        if self.size is None:
-            self.size = (f"the {what} {path.name}", width, height)
-            return
-        other, other_width, other_height = self.size
-        if (other_width, other_height) != (width, height):
-            raise DepthReadError(
-                path,
-                f"the {what} is {width}x{height} pixels but {other} is {other_width}x{other_height}: they must come "
-                "from the same render at the same size",
-            )
-
-
-def _depth_outputs(
-    path: Path, job: Job, out_dir: Path | None, max_pixels: int, out: TextIO, protect: Sequence[Path], stem: str | None
-) -> _Outputs:
-    """Read and map one depth file: the depth map and what the options add (mask, regions, test colours)."""
-    params = job.params
-    image = read_depth(path, params.channel, max_pixels)
-    stats = depth_stats(image.depth, image.valid)
-    try:
-        window, _ = window_of(image, params, stats)
-        plan = plan_for_image(job.bands, image.depth, image.valid, stats, window, job.allocate)
-        index = None  # which band each pixel is in (int16, 2 bytes a pixel): only for what needs it
-        if job.regions or job.test_colours or (plan and params.depth_cutoff == "histo"):
-            index = band_index(image.depth, image.valid, plan or BandPlan(), window)
-        if params.depth_cutoff == "histo":
-            if len(protect) > 1:
-                print(f"== {path.name}", file=out)
-            advice = advice_lines(image.depth, stats)
-            print("\n".join([*advice, *(_band_lines(plan, index, window) if plan and index is not None else [])]),
-                  file=out)  # fmt: skip
-        result = render(image, params, stats, plan=plan)
-    except (NoDepthError, ValueError) as exc:
-        raise DepthReadError(path, str(exc)) from None
-    depth_path, mask_path = output_paths(path, out_dir, stem)
-    outputs = [(depth_path, result.depth)] + ([(mask_path, result.mask)] if result.mask is not None else [])
-    notes = []
-    if job.regions and index is not None:
-        painted = plan or BandPlan()
-        if not any(band.region is not None for band in painted.bands):
-            painted = number_regions(painted, band_counts(index, len(painted.bands)))
-        regions = region_map(index, painted, job.region_size, job.split_parts, job.min_area)
-        outputs.append((output_path(path, REGIONS_SUFFIX, out_dir, stem), regions.image))
-        named = [f"{r.number} {r.label}" for r in regions.regions if r.label != f"region {r.number}"]
-        notes.append(f"{len(regions.regions)} regions" + (f" ({', '.join(named)})" if named else ""))
-        notes.extend(regions.notes)
-    if job.test_colours and index is not None:
-        test = paint_bands(to_8bit(result.depth), index, plan or BandPlan())
-        outputs.append((output_path(path, TEST_SUFFIX, out_dir, stem), test))
-    parts = [
-        f"channel {image.channel}",
-        f"{image.width}x{image.height}",
-        f"depth {stats.nearest:g}..{stats.farthest:g}",
-        f"window {result.window.near:g}..{result.window.far:g}",
-    ]
-    if stats.invalid_count:
-        parts.append(f"{stats.invalid_count} background px")
-    if result.suggestion is not None:
-        parts.append(f"auto: {result.suggestion.reason}")
-    if plan is not None:
-        splits = ", ".join(f"{split:g}" for split in plan.splits)
-        levels = ", ".join(str(band.levels) for band in plan.bands)
-        parts.append(f"{len(plan.bands)} bands split at {splits} ({levels} levels)")
-    parts.extend(notes)
-    made = _Outputs(outputs, parts, list(result.warnings), plan, result, image)
-    made.check_size(path, "Depth canvas", image.width, image.height)
-    return made
-
-
-def _normal_warnings(result: NormalMap) -> list[str]:
-    """The notes of a normal map a user must hear (on stderr, also with -q): the ones
-    :func:`~daz_depthmap.canvas.normals.normal_map_from_canvas` puts first (world space found or a rotation applied, a
-    large disagreement with the depth, an empty canvas) and the count of NaN or infinite pixels (its last note)."""
-    report = result.report
-    height, width = result.image.shape[:2]
-    leading = sum(
-        (
-            report.looks_world or (report.rotation is not None and report.rotation_source != "given"),
-            report.depth_error_deg is not None and report.depth_error_deg > LARGE_ERROR_DEG,
-            report.background_pixels >= height * width,
-        )
-    )
-    warnings = list(report.notes[:leading])
-    if report.nonfinite_pixels and report.notes and report.notes[-1] not in warnings:
-        warnings.append(report.notes[-1])
-    return warnings
-
-
-def _no_normal_hint(scene: str | None, has_depth: bool) -> str:
-    """Why a file or set asked for a normal map has none, and how to get one."""
-    if scene is None:
-        return (
-            "no normal map: a plain depth file has no Normal canvas; add --normal_from_depth to compute the normals "
-            "from its depth, or give the render's canvases as SCENE-CanvasN-Depth.exr and SCENE-CanvasN-Normal.exr"
-        )
-    if not has_depth:
-        return "no normal map: the set has no Normal canvas, and no Depth canvas to compute one from"
-    return (
-        f"no normal map: the set has no Normal canvas (give {scene}-CanvasN-Normal.exr of the same render with it), "
-        "or add --normal_from_depth to compute the normals from the depth"
-    )
-
-
-def _add_normals(
-    made: _Outputs,
-    normal: Path | None,
-    depth_path: Path | None,
-    options: NormalOptions,
-    max_pixels: int,
-    target: Path,
-    scene: str | None = None,
-) -> str | None:
-    """Make the normal map (from the Normal canvas, or from the depth with --normal_from_depth) into ``made``;
-    returns how it was made, for the summary. Without a source it is ``None`` and a warning saying how to get one
-    (``scene``: the set's, ``None`` for a plain depth file)."""
-    depth = made.image
-    try:
-        result = set_normal_map(normal, depth, depth_path if depth is not None else None, options, max_pixels)
-    except ValueError as exc:
-        raise DepthReadError(normal or depth_path or target, str(exc)) from None
-    if result is None:
-        made.warnings.append(_no_normal_hint(scene, depth is not None))
-        return None
-    height, width = result.image.shape[:2]
-    if normal is not None:
-        made.check_size(normal, "Normal canvas", width, height)
-    made.outputs.append((target, result.image))
-    made.warnings.extend(_normal_warnings(result))
-    return describe_normals(result)
-
-
-def _add_beauty(made: _Outputs, beauty: CanvasFile, max_pixels: int, target: Path) -> str:
-    """The set's beauty: a Beauty canvas tone-mapped to 8-bit sRGB into ``made``; a render image is left as it is.
-    Returns what was done, for the summary."""
-    name = shown_name(beauty.path.name)
-    if beauty.kind == "render":
-        return f"{name}, the render as saved (not rewritten)"
-    try:
-        image = read_beauty(beauty.path, max_pixels).image
-    except ValueError as exc:
-        raise DepthReadError(beauty.path, str(exc)) from None
-    made.check_size(beauty.path, "Beauty canvas", image.shape[1], image.shape[0])
-    made.outputs.append((target, image))
-    return f"Beauty canvas {name} exposed and sRGB-encoded"
-
-
-def process_file(
-    path: Path,
-    job: Job,
-    out_dir: Path | None,
-    max_pixels: int,
-    out: TextIO,
-    protect: Sequence[Path],
-    stem: str | None = None,
-    normals: NormalOptions | None = None,
-) -> FileReport:
-    """Read, map and write one depth file (with ``normals``: its normal map, computed from the depth with
-    ``from_depth``). Raises on any problem with this file; then nothing is written."""
-    if path.suffix.lower() != ".exr":
-        raise DepthReadError(path, "input files must end in .exr")
-    made = _depth_outputs(path, job, out_dir, max_pixels, out, protect, stem)
-    if normals is not None:
-        target = output_path(path, NORMAL_SUFFIX, out_dir, stem)
-        described = _add_normals(made, None, path, normals, max_pixels, target)
-        if described is not None:
-            made.parts.append(described)
-    written = save_outputs(made.outputs, protect)
-    return FileReport(f"{', '.join(made.parts)} -> {', '.join(p.name for p in written)}", made.warnings,
-                      made.plan, made.result)  # fmt: skip
-
-
-def _listing(canvas_set: CanvasSet) -> str:
-    """The files of a set, by part, and the ones it does not use."""
-    named = [
-        f"{f.type if f.is_canvas else 'render'} {shown_name(f.path.name)}"
-        for f in (canvas_set.depth, canvas_set.normal, canvas_set.beauty)
-        if f is not None
-    ]
-    others = ", ".join(shown_name(f.path.name) for f in canvas_set.others)
-    unused = f" (not used: {others})" if others else ""
-    return f"canvas set: {', '.join(named) or 'no Depth, Normal or Beauty canvas'}{unused}"
-
-
-def _nothing_to_write(canvas_set: CanvasSet, asked_normal: bool) -> str:
-    """Why a set wrote nothing (a set without a part, or with only a Normal canvas and no --normal)."""
-    if canvas_set.normal is not None and not asked_normal:
-        return "nothing to write for this set: add --normal to convert its Normal canvas"
-    found = ", ".join(
-        f"the {f.type} canvas {shown_name(f.path.name)}" if f.is_canvas else f"the render {shown_name(f.path.name)}"
-        for f in canvas_set.files
-    )
-    return f"nothing to write for this set: it has no Depth, Normal or Beauty canvas, only {found}"
-
-
-def process_set(
-    canvas_set: CanvasSet,
-    job: Job,
-    normals: NormalOptions | None,
-    out_dir: Path | None,
-    max_pixels: int,
-    out: TextIO,
-    protect: Sequence[Path],
-    stem: str,
-) -> FileReport:
-    """Read, map and write the parts of one canvas set, its outputs named ``stem`` beside its first part (or in
-    ``out_dir``). Raises on any problem with any part it writes; then nothing of the set is written."""
-    source = canvas_set.files[0].path
-    depth = canvas_set.depth
-    made = _depth_outputs(depth.path, job, out_dir, max_pixels, out, protect, stem) if depth else _Outputs()
-    sections = [_listing(canvas_set), "depth: " + (", ".join(made.parts) if depth else "no Depth canvas, no depth map")]
-    normal = canvas_set.normal.path if canvas_set.normal is not None else None
-    if normals is not None:
-        target = output_path(source, NORMAL_SUFFIX, out_dir, stem)
-        depth_path = depth.path if depth else None
-        described = _add_normals(made, normal, depth_path, normals, max_pixels, target, canvas_set.scene)
-        sections.append(f"normals: {described or 'no normal map'}")
-    elif normal is not None:
-        sections.append("normals: the Normal canvas is not converted without --normal")
-    if canvas_set.beauty is not None:
-        target = output_path(source, BEAUTY_SUFFIX, out_dir, stem)
-        sections.append("beauty: " + _add_beauty(made, canvas_set.beauty, max_pixels, target))
-    if not made.outputs:
-        raise NothingToWrite(_nothing_to_write(canvas_set, normals is not None))
-    written = save_outputs(made.outputs, protect)
-    return FileReport(f"{'; '.join(sections)} -> {', '.join(p.name for p in written)}", made.warnings, made.plan,
-                      made.result)  # fmt: skip
-
-
 def _recipe_job(args: argparse.Namespace, params: DepthParams) -> tuple[DepthParams, BandPlan]:
     """The options and bands a recipe file holds; flags that would change them are refused (say one or the
     other)."""
@@ -578,65 +269,6 @@ def _out_dir_problem(out_dir: Path | None) -> str | None:
     return None
 
 
-#: Why a file that fits no set is refused (the start of the sentence is the command line's old one).
-REFUSED = "input files must end in .exr, or be a PNG/JPEG render given with its scene's canvases"
-
-
-@dataclass(frozen=True)
-class Item:
-    """One line of a batch: a canvas set, a plain depth file, or a file that fits neither (``refused`` says why).
-
-    ``path`` is the file given (a set's first part: its outputs go beside it)."""
-
-    path: Path
-    files: CanvasSet | None = None
-    refused: str = ""
-
-    @property
-    def is_set(self) -> bool:
-        """A canvas set (not a plain depth file, which is a set of one depth that is no canvas)."""
-        return self.files is not None and not (self.files.depth is not None and not self.files.depth.is_canvas)
-
-    @property
-    def name(self) -> str:
-        return self.files.scene if self.is_set and self.files is not None else self.path.name
-
-    @property
-    def stem(self) -> str:
-        return self.name if self.is_set else stem_of(self.path.name)
-
-
-def batch_items(paths: Sequence[Path], grouping: CanvasGrouping) -> list[Item]:
-    """The items of a batch in the order given: a plain file or a refused file at each of its places (as before
-    sets), a canvas set once, at its first file's place."""
-    index_of = {f.path: i for i, found in enumerate(grouping.sets) for f in found.files}
-    refused = dict(grouping.ignored)
-    items: list[Item] = []
-    done: set[int] = set()
-    for path in paths:
-        index = index_of.get(path)
-        if index is None:
-            items.append(Item(path, refused=f"{REFUSED} ({refused.get(path, 'not recognised')})"))
-            continue
-        item = Item(grouping.sets[index].files[0].path, grouping.sets[index])
-        if not item.is_set:
-            items.append(Item(path, item.files))
-        elif index not in done:
-            done.add(index)
-            items.append(item)
-    return items
-
-
-def _problem(exc: BaseException, in_set: bool) -> str:
-    """The error line's text for a failure: in a set, the file named first."""
-    if isinstance(exc, DepthReadError):
-        text = str(exc) if in_set else exc.problem
-        return f"{text} with --channel NAME" if isinstance(exc, NoDepthChannelError) else text
-    if isinstance(exc, (OSError, MemoryError, NothingToWrite)):
-        return str(exc)
-    return f"unexpected failure ({type(exc).__name__}: {exc})"  # a bug or an unforeseen failure: one line
-
-
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (0 all written, 1 some file or set failed, 2 bad usage).
 
@@ -655,9 +287,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=err)
         return 2
-    allocate = None if args.recipe is not None else args.allocate or Allocation.PIXELS.value
-    job = Job(params, bands, allocate, args.regions, args.split_parts, args.min_area, args.region_size,
-              args.test_colours)  # fmt: skip
+    allocate = None if args.recipe is not None else Allocation(args.allocate or Allocation.PIXELS.value)
+    job = Job(params, bands, allocate, regions=args.regions, split_parts=args.split_parts, min_area=args.min_area,
+              region_size=args.region_size, test_colours=args.test_colours, report=params.depth_cutoff == "histo",
+              normals=normals)  # fmt: skip
     problem = _out_dir_problem(args.out_dir)
     if problem is None and importlib.util.find_spec("OpenEXR") is None:
         problem = str(MissingBindingsError())
@@ -684,13 +317,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             print(f"{prefix}: warning: {conflict}", file=err)
         try:
             with native_stderr_silenced():  # OpenEXR's C library prints per bad chunk: this process is ours
-                if item.is_set and item.files is not None:
-                    report = process_set(item.files, job, normals, args.out_dir, args.max_pixels, out, paths, stem)
-                else:
-                    report = process_file(item.path, job, args.out_dir, args.max_pixels, out, paths, stem, normals)
+                report = process_item(item, job, args.out_dir, args.max_pixels, out, paths, stem, len(paths) > 1)
         except Exception as exc:  # every failure is one line, and the batch goes on
             failed += 1
-            print(f"{prefix}: error: {_problem(exc, item.is_set)}", file=err)
+            print(f"{prefix}: error: {problem_line(exc, item.is_set)}", file=err)
             continue
         for warning in report.warnings:
             print(f"{prefix}: warning: {warning}", file=err)

@@ -1,9 +1,10 @@
 """The HTTP API's work, without the web framework: a posted EXR and its options in, JSON-ready answers out.
 
-``POST /daz-depthmap/v1/depth-map`` and ``…/histogram`` (:mod:`daz_depthmap.http.routes`) parse the request body into a
-:class:`MapJob`, check the EXR's bytes, and call :func:`convert` or :func:`histogram_report` on the bytes written to
-a private temporary file (OpenEXR reads files). Every problem is an :class:`ApiError` with the HTTP status and a
-message naming the file and what is wrong; nothing here raises anything else for bad input.
+``POST /daz-depthmap/v1/depth-map`` and ``…/histogram`` (:mod:`daz_depthmap.http.routes`) parse the request body
+into a :class:`MapRequest` (a name and a :class:`~daz_depthmap.render.job.Job`), check the EXR's bytes, and call
+:func:`convert` or :func:`histogram_report` on the bytes written to a private temporary file (OpenEXR reads files).
+Every problem is an :class:`ApiError` with the HTTP status and a message naming the file and what is wrong;
+nothing here raises anything else for bad input.
 
 The PNGs are the command line's, byte for byte (the same mapping and :func:`~daz_depthmap.output.png.encode_png`), as
 base64 without a ``data:`` prefix: what ``alwayson_scripts.controlnet.args[i].image`` in the WebUI's
@@ -23,16 +24,16 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..bands.plan import Allocation, BandPlan, band_counts, band_index, number_regions, plan_for_image
-from ..bands.regions import region_map
+from ..bands.plan import Allocation, BandPlan
 from ..bands.spec import parse_band_spec
 from ..depth.histogram import depth_histogram, suggest_cutoff
 from ..depth.mapping import DepthStats, depth_stats
 from ..exr import DepthImage, DepthReadError, NoDepthChannelError, read_depth
 from ..exr.layout import EXR_MAGIC
 from ..output.png import encode_png
-from ..params import DEFAULT_MAX_PIXELS, DepthParams, params_from_mapping
-from ..render.pipeline import NoDepthError, render, window_of
+from ..params import DEFAULT_MAX_PIXELS, params_from_mapping
+from ..render.job import Job, map_depth_image
+from ..render.pipeline import NoDepthError
 from ..render.recipe import RecipeError, recipe_from_dict
 
 #: The largest request body the API reads (a 100-megapixel float EXR with room to spare, base64 included).
@@ -57,16 +58,11 @@ class ApiError(Exception):
 
 
 @dataclass(frozen=True)
-class MapJob:
-    """What one depth-map request asks for."""
+class MapRequest:
+    """What one depth-map request asks for: the file's name (for messages) and the job."""
 
     name: str
-    params: DepthParams
-    bands: BandPlan | str | None = None  # a plan, "auto", or None (one band)
-    allocate: Allocation | None = Allocation.PIXELS  # None: the levels as given (a recipe's)
-    regions: bool = False
-    split_parts: bool = False
-    min_area: int = 0
+    job: Job
 
 
 def _name(data: Mapping[str, Any]) -> str:
@@ -91,7 +87,7 @@ def _unknown(data: Mapping[str, Any], known: tuple[str, ...], extra: tuple[str, 
         raise ApiError(400, f"unknown field {unknown[0]!r}; the fields are {', '.join(known)}")
 
 
-def map_job(data: object, form: bool = False) -> MapJob:
+def map_job(data: object, form: bool = False) -> MapRequest:
     """The job a depth-map request describes (``form``: from a multipart form, where ``image`` is the file part).
 
     Raises :class:`ApiError` (400) naming the field and the problem."""
@@ -139,7 +135,8 @@ def map_job(data: object, form: bool = False) -> MapJob:
     min_area = fields.get("min_area", 0)
     if isinstance(min_area, bool) or not isinstance(min_area, int) or min_area < 0:
         raise ApiError(400, f"'min_area' must be a whole number of pixels, 0 or more, not {min_area!r}")
-    return MapJob(name, params, bands, allocate, flags["regions"], flags["split_parts"], min_area)
+    job = Job(params, bands, allocate, regions=flags["regions"], split_parts=flags["split_parts"], min_area=min_area)
+    return MapRequest(name, job)
 
 
 def histogram_job(data: object) -> tuple[str, str | None, bool]:
@@ -215,19 +212,17 @@ def _stats(stats: DepthStats) -> dict[str, Any]:
     }
 
 
-def convert(path: Path, job: MapJob, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
-    """The depth map (and mask, region map) of the EXR at ``path`` with ``job``'s options, as JSON-ready data.
+def convert(path: Path, request: MapRequest, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
+    """The depth map (and mask, region map) of the EXR at ``path`` with the request's job, as JSON-ready data.
 
     Raises :class:`ApiError`: 413 too many pixels, 422 unreadable or no valid depth or options that do not fit."""
-    name, params = job.name, job.params
+    name, params = request.name, request.job.params
     image = _read(path, name, params.channel, max_pixels)
-    stats = depth_stats(image.depth, image.valid)
     try:
-        window, _ = window_of(image, params, stats)
-        plan = plan_for_image(job.bands, image.depth, image.valid, stats, window, job.allocate)
-        result = render(image, params, stats, plan=plan)
+        made = map_depth_image(image, request.job)
     except (NoDepthError, ValueError) as exc:
         raise ApiError(422, f"{name}: {exc}") from None
+    stats, result, plan = made.stats, made.map, made.plan
     suggestion = result.suggestion or suggest_cutoff(image.depth, stats, params.invert)
     reply: dict[str, Any] = {
         "name": name,
@@ -250,21 +245,13 @@ def convert(path: Path, job: MapJob, max_pixels: int = DEFAULT_MAX_PIXELS) -> di
             {"start": start, "end": end, "levels": band.levels, "label": band.label, "region": band.region}
             for (start, end), band in zip(plan.ranges(result.window), plan.bands, strict=True)
         ]
-    if job.regions:
-        painted = plan or BandPlan()
-        index = band_index(image.depth, image.valid, painted, result.window)
-        if not any(band.region is not None for band in painted.bands):
-            painted = number_regions(painted, band_counts(index, len(painted.bands)))
-        try:
-            regions = region_map(index, painted, None, job.split_parts, job.min_area)
-        except ValueError as exc:
-            raise ApiError(422, f"{name}: {exc}") from None
-        reply["regions"] = _png(regions.image)
+    if made.regions is not None:
+        reply["regions"] = _png(made.regions.image)
         reply["region_list"] = [
             {"number": r.number, "label": r.label, "pixels": r.pixels, "colour": list(r.colour)}
-            for r in regions.regions
+            for r in made.regions.regions
         ]
-        reply["warnings"] += list(regions.notes)
+        reply["warnings"] += list(made.regions.notes)
     return reply
 
 

@@ -242,10 +242,10 @@ def build_router(
                 return _error(exc.status, exc.message)
 
     def depth_map(fields: dict[str, Any], data: bytes | None, settings: ApiAccess) -> dict[str, Any]:
-        job = map_job({k: v for k, v in fields.items() if k != "image"} if data is not None else fields)
-        exr = _exr_bytes(fields, data, job.name)
+        request = map_job({k: v for k, v in fields.items() if k != "image"} if data is not None else fields)
+        exr = _exr_bytes(fields, data, request.name)
         return _one_at_a_time(
-            working, lambda: with_exr_file(exr, job.name, lambda p: convert(p, job, settings.max_pixels))
+            working, lambda: with_exr_file(exr, request.name, lambda p: convert(p, request, settings.max_pixels))
         )
 
     def histogram(fields: dict[str, Any], data: bytes | None, settings: ApiAccess) -> dict[str, Any]:

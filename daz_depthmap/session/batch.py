@@ -11,12 +11,12 @@ from pathlib import Path
 from ..bands.plan import BandPlan
 from ..bands.regions import RegionMap
 from ..exr import DepthReadError
-from ..output.names import BEAUTY_SUFFIX, NORMAL_SUFFIX, REGIONS_SUFFIX, output_path, output_paths
+from ..output.names import output_path
 from ..output.png import save_outputs
-from ..render.job import FullMaps
+from ..params import DepthParams
+from ..render.job import FullMaps, Job, JobFiles, Source, run_job
 from ..render.recipe import Recipe, freeze_recipe
 from .banding import LevelMode
-from .canvas_set import full_beauty, full_normal_map
 from .workspace import Shown
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,23 @@ class WriteResult:
     errors: list[str] = field(default_factory=list)
 
 
+def shown_job(shown: Shown, params: DepthParams | None = None) -> tuple[JobFiles, Job]:
+    """The job of one file as shown (its options, the bands as the preview settles them, its normal options when
+    the set has normals) and the files it reads: the session's depth and set parts, named as their user knows them.
+
+    Raises ``ValueError`` when the bands cannot be used (the message says why)."""
+    entry, parts = shown.file, shown.parts
+    params = params or shown.params
+    settled = entry.settle_for_output(params, shown.bands)
+    job = replace(entry.job(params, settled), normals=shown.normal if shown.has_normals else None)
+    files = JobFiles(
+        Source(entry.source, entry.name),
+        *(Source(part.path, part.name) if part is not None else None for part in (parts.normal, parts.beauty)),
+        scene=parts.scene,
+    )
+    return files, job
+
+
 def write_shown(shown: Shown, out_dir: str | os.PathLike[str], protect: Sequence[Path]) -> list[Path]:
     """Write one file's outputs into ``out_dir``, all after all were made (a set is never half written): the depth
     PNG, the mask PNG when its ``mask`` option is on, the region map when a band in use has a region number, the
@@ -42,23 +59,12 @@ def write_shown(shown: Shown, out_dir: str | os.PathLike[str], protect: Sequence
     The full resolution is read from the files again. Never overwrites an input in ``protect``. Raises
     ``DepthReadError``/``ValueError``/``OSError`` with a message for the user.
     """
-    full = shown.render_full()
-    name = shown.file.name
-    depth_path, mask_path = output_paths(name, out_dir, shown.stem)
-    outputs = [(depth_path, full.map.depth)]
-    if shown.params.mask and full.map.mask is not None:
-        outputs.append((mask_path, full.map.mask))
-    if full.regions is not None:
-        outputs.append((output_path(name, REGIONS_SUFFIX, out_dir, shown.stem), full.regions.image))
-    normal = full_normal_map(shown.file, shown.parts, shown.normal) if shown.has_normals else None
-    if normal is not None:
-        outputs.append((output_path(name, NORMAL_SUFFIX, out_dir, shown.stem), normal.image))
-    beauty = shown.parts.beauty
-    if beauty is not None and beauty.name.lower().endswith(".exr"):
-        converted = full_beauty(shown.file, shown.parts)
-        assert converted is not None
-        outputs.append((output_path(name, BEAUTY_SUFFIX, out_dir, shown.stem), converted.image))
-    return save_outputs(outputs, protect)
+    files, job = shown_job(shown)
+    entry = shown.file
+    made = run_job(files, job, entry.max_pixels, entry.read_full(), entry.stats)
+    name = entry.name
+    return save_outputs([(output_path(name, suffix, out_dir, shown.stem), image) for suffix, image in made.images()],
+                        protect)  # fmt: skip
 
 
 def recipe_of(shown: Shown) -> Recipe:

@@ -30,7 +30,8 @@ from ..depth.mapping import (
 )
 from ..exr import DepthImage, DepthReadError, read_depth
 from ..params import DEFAULT_MAX_PIXELS, DepthParams
-from ..render.pipeline import DepthMap, map_depth, no_depth_message, render
+from ..render.job import Job, map_depth_image
+from ..render.pipeline import DepthMap, map_depth, no_depth_message
 from .banding import LOOKS, BandSettings, LevelMode, SettledBands, settle
 
 #: Long side of the preview copy in pixels (images up to this size are previewed whole).
@@ -295,20 +296,32 @@ class LoadedFile:
     def render_full(self, params: DepthParams, bands: BandSettings | None = None) -> FullRender:
         """The full-resolution depth map and mask with ``params`` and the bands as the preview settles them, and
         the region map when a band in use has a region number (the file is read again)."""
+        settled = self.settle_for_output(params, bands)
+        made = map_depth_image(self.read_full(), self.job(params.with_(mask=True), settled), self.stats)
+        return FullRender(made.map, settled, made.regions)
+
+    def settle_for_output(self, params: DepthParams, bands: BandSettings | None = None) -> SettledBands:
+        """The bands as the preview settles them, refused when the user's bands cannot be used for an output."""
         settled = self.settle(params, bands or BandSettings())
         if settled.problem is not None and settled.settings.banded:
             raise ValueError(f"the bands cannot be used: {settled.problem}")
-        image = self.read_full()
-        plan = settled.plan if settled.banded else None
-        result = render(image, params.with_(mask=True), self.stats, plan=plan)
-        regions = None
-        if settled.regions:
-            assert settled.plan is not None
-            options = settled.settings
-            index = band_index(image.depth, image.valid, settled.plan, result.window)
-            del image
-            regions = region_map(index, settled.plan, options.region_size, options.split_parts, options.min_area)
-        return FullRender(result, settled, regions)
+        return settled
+
+    @staticmethod
+    def job(params: DepthParams, settled: SettledBands) -> Job:
+        """The job of a full-resolution output: ``params``, the plan with the levels the preview settled, and the
+        region map when a band in use has a region number."""
+        options = settled.settings
+        return Job(
+            params,
+            settled.plan,
+            None,
+            settled=True,
+            regions=settled.regions,
+            split_parts=options.split_parts,
+            min_area=options.min_area,
+            region_size=options.region_size,
+        )
 
     def pixel(self, x: int, y: int) -> PixelInfo:
         """The depth under preview pixel ``(x, y)`` (clamped into the preview): a full-resolution pixel."""
