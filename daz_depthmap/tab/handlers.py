@@ -39,7 +39,8 @@ from ..session.view import empty_view, file_info, file_view, format_depth
 from ..session.workspace import Shown
 from . import compat
 from .contract import TabContext
-from .layout import LOOK_LABELS, PICK_HINT, PREVIEW_LABELS, PROCESS_CHOICES, TabLayout
+from .layout import TabLayout
+from .texts import LOOK_LABELS, PICK_HINT, PREVIEW_LABELS, PROCESS_CHOICES
 
 log = logging.getLogger(__name__)
 
