@@ -1,4 +1,5 @@
 # `make run`: set everything up and open the standalone app on the bundled sample.
+# `make check`: lint and the core's tests (about a minute once set up): the quick loop while working.
 # `make test`: set everything up (venvs, pinned packages, Debian chromium) and run lint + all tests, twice: under the
 # AUTOMATIC1111 WebUI 1.10's pins (gradio 3.41, .venv) and under Forge's (gradio 4.40, .venv-forge).
 PYTHON ?= python3
@@ -11,13 +12,16 @@ LATEST_STAMP := $(LATEST)/.installed
 # everything again under Forge's gradio 4.40 and its pins
 FORGE := .venv-forge
 FORGE_STAMP := $(FORGE)/.installed
+# the core: reading, mapping, bands, canvas sets, the job, the command line, the session layer (no browser, no server)
 CORE_TESTS := tests/test_exr.py tests/test_damaged.py tests/test_damaged_corpus.py tests/test_cli.py \
-	tests/test_mapping.py tests/test_properties.py tests/test_histogram.py tests/test_output.py \
-	tests/test_session.py tests/test_store.py
+	tests/test_cli_sets.py tests/test_mapping.py tests/test_properties.py tests/test_histogram.py tests/test_output.py \
+	tests/test_bands.py tests/test_regions.py tests/test_recipe.py tests/test_canvas.py tests/test_canvas_maps.py \
+	tests/test_normals.py tests/test_job.py tests/test_layers.py tests/test_session.py tests/test_session_bands.py \
+	tests/test_session_sets.py tests/test_store.py
 PORT ?= 7861
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup chromium test test-latest test-forge lint run bench sample clean
+.PHONY: setup chromium check test test-latest test-forge lint run bench sample clean
 
 setup: $(STAMP)
 
@@ -43,6 +47,9 @@ chromium:
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+check: lint
+	$(PY) -m pytest -q $(CORE_TESTS)
 
 test: setup chromium lint
 	$(PY) -m pytest
