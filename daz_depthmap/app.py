@@ -26,8 +26,9 @@ from .cli.options import add_max_pixels_argument
 from .http.routes import ApiAccess, build_router
 from .params import DEFAULT_MAX_PIXELS, DepthParams
 from .session.store import MAX_IDLE_SECONDS, MAX_MEMORY_BYTES
-from .tab import build_tab, compat, session_store
+from .tab import compat
 from .tab.contract import TabContext
+from .tab.wiring import build_tab, session_store
 
 #: The extension's root folder: ``javascript/`` and ``style.css`` live there, as the WebUI expects.
 #: Where the installed package keeps ``javascript/`` and ``style.css`` (the wheel's data files), below the

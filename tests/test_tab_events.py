@@ -20,9 +20,9 @@ from daz_depthmap import app as standalone
 from daz_depthmap.params import DepthParams
 from daz_depthmap.session.store import SessionStore
 from daz_depthmap.session.workspace import Workspace
-from daz_depthmap.tab import build_tab, session_store
 from daz_depthmap.tab.compat import js, listeners
 from daz_depthmap.tab.contract import TabContext, TabHandles
+from daz_depthmap.tab.wiring import build_tab, session_store
 from tests.synthetic import daz_like_depth
 
 F32 = "synthetic_daz_Y_f32_zip_1200.exr"

@@ -318,7 +318,7 @@ class Extension:
 
     # on_ui_tabs
     def tabs(self) -> list[tuple[Any, str, str]]:
-        from ..tab import build_tab
+        from ..tab.wiring import build_tab
 
         print(self.controlnet().line, flush=True)  # which WebUI and ControlNet, in its console: once per page built
         return [(build_tab(self.tab_context()), TAB_TITLE, TAB_ID)]
@@ -329,7 +329,7 @@ class Extension:
 
     def tab_context(self) -> TabContext:
         """What the tab builder gets: output folder, defaults, the server's sessions, and the send block."""
-        from ..tab import session_store
+        from ..tab.wiring import session_store
 
         settings = read_settings()
         ctx = TabContext(
