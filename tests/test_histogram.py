@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from daz_depthmap.depth.histogram import ADVICE_HEADER, advice_lines, depth_histogram, suggest_cutoff
-from daz_depthmap.depth.mapping import depth_stats
+from daz_depthmap.depth.histogram import ADVICE_HEADER, advice_lines, depth_histogram, suggest_cutoff, suggest_splits
+from daz_depthmap.depth.mapping import depth_stats, depth_window
 from daz_depthmap.exr import depth_image, read_depth
 from tests.synthetic import daz_like_depth
 
@@ -158,3 +158,51 @@ def test_inverted_input_gets_the_suggestion_on_the_small_value_side(shared_exr_d
     ramp = depth_image(np.linspace(1.0, 2.0, 10_000).reshape(100, 100))
     none = suggest_cutoff(ramp.depth, depth_stats(ramp.depth, ramp.valid), invert=True)
     assert none.cutoff is None and "from 2 to 1" in none.reason
+
+
+def _figures_before_a_backdrop(
+    figures: list[tuple[float, float, float]], mixed: int = 0, backdrop: float = 900.0
+) -> np.ndarray:
+    """Figures (nearest depth, farthest depth, share of the pixels) as blocks side by side before a flat
+    backdrop, with ``mixed`` pixels on each silhouette at depths between the figure and the backdrop (as a renderer's
+    pixel filter leaves them: the gaps near-empty rather than empty)."""
+    height, width = 600, 800
+    rng = np.random.default_rng(7)
+    depth = np.full((height, width), backdrop, np.float32)
+    for i, (near, far, share) in enumerate(figures):
+        # a figure as an upright block, its depth growing down its height: the same count in every depth bin
+        rows = int(0.8 * height)
+        cols = round(share * height * width / rows)
+        top, left = (height - rows) // 2, round((i + 0.5) * width / len(figures) - cols / 2)
+        depth[top : top + rows, left : left + cols] = np.linspace(near, far, rows, dtype=np.float32)[:, None]
+        ring = np.zeros((height, width), bool)
+        ring[top - 1 : top + rows + 1, left - 1 : left + cols + 1] = True
+        ring[top : top + rows, left : left + cols] = False
+        rows, cols = np.nonzero(ring)
+        chosen = rng.choice(len(rows), mixed, replace=False)
+        depth[rows[chosen], cols[chosen]] = rng.uniform(far, backdrop, mixed)
+    return depth
+
+
+@pytest.mark.parametrize(
+    "figures",
+    [
+        [(150.0, 200.0, 0.04), (400.0, 459.0, 0.09)],  # the second figure holds about a tenth of the picture
+        [(150.0, 200.0, 0.05), (330.0, 370.0, 0.03), (560.0, 640.0, 0.06)],  # three subjects
+    ],
+    ids=["two subjects", "three subjects"],
+)
+@pytest.mark.parametrize("mixed", [0, 40, 300], ids=["hard edges", "few mixed pixels", "feathered"])
+def test_the_suggestion_keeps_every_subject_before_the_backdrop(figures, mixed):
+    """A backdrop holding most pixels inflates the average bin (the more so the fewer bins the silhouettes fill):
+    the far figures' bins must not look near-empty beside it, and the bands must split between the figures."""
+    depth = _figures_before_a_backdrop(figures, mixed)
+    suggestion, _, stats = _suggest(depth)
+    last_far = figures[-1][1]
+    assert suggestion.cutoff is not None, suggestion.reason
+    assert last_far - 1 <= suggestion.cutoff < 890, suggestion.reason  # behind the last figure, before the backdrop
+    window = depth_window(stats, suggestion.cutoff)
+    splits = suggest_splits(depth, stats, window)
+    assert len(splits) == len(figures) - 1, splits  # one band per subject: the bands agree with the cutoff
+    for (_, far, _), (near, _, _), split in zip(figures[:-1], figures[1:], splits, strict=True):
+        assert far < split < near, (splits, figures)

@@ -78,6 +78,10 @@ _SPARSE = 0.2
 _MIN_GAP = 0.04
 #: ...and what lies beyond a gap that runs out to the end must be this small a share of the pixels (a tail).
 _MAX_TAIL = 0.10
+#: A run of near-empty bins holding more than this share of the pixels may hide a subject: a backdrop spike
+#: inflates the average bin, so a second figure's bins can look near-empty beside it. Such a run is examined again
+#: on its own (against its own average bin); only when nothing stands out inside it is it a gap as a whole.
+_GAP_SHARE = 0.01
 _BINS = 256
 #: The subject's edge is where the density falls to this many times the gap's.
 _EDGE_OVER_GAP = 2
@@ -95,24 +99,41 @@ def _find_gaps(counts: np.ndarray) -> list[_Gap]:
 
     Near to far. A bin is near-empty when it holds under :data:`_SPARSE` of an average occupied bin; a run counts
     when it is at least :data:`_MIN_GAP` of the bins wide, does not start at the first bin, and either ends before
-    the last bin or leaves at most :data:`_MAX_TAIL` of the pixels in the run that reaches the end.
+    the last bin or leaves at most :data:`_MAX_TAIL` of the pixels in the run that reaches the end. A run that does
+    not reach the end and holds more than :data:`_GAP_SHARE` of the pixels is looked into first (:func:`_gaps_in`,
+    against the average bin of that stretch): the gaps inside it, around the subjects it hid, take its place, so
+    every cluster with a real share of the pixels stays between gaps. (A run can hide subjects because one backdrop
+    bin holding most pixels inflates the average; when every subject's bins look sparse beside it, the run even
+    starts at the first bin.)
     """
-    total = counts.sum()
-    occupied = np.count_nonzero(counts)
-    if total == 0 or occupied < 2:
+    total = int(counts.sum())
+    min_width = max(2, int(np.ceil(_MIN_GAP * len(counts))))
+    return _gaps_in(counts, 0, len(counts), total, min_width) if total else []
+
+
+def _gaps_in(counts: np.ndarray, lo: int, hi: int, total: int, min_width: int) -> list[_Gap]:
+    """The gaps among ``counts[lo:hi]``, near-empty judged against the average occupied bin of that stretch."""
+    part = counts[lo:hi]
+    occupied = np.count_nonzero(part)
+    if occupied < 2:
         return []
-    sparse = counts < _SPARSE * total / occupied
+    sparse = part < _SPARSE * part.sum() / occupied
     # runs of sparse bins: starts and stops
     edges = np.diff(np.concatenate(([0], sparse.view(np.int8), [0])))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    min_width = max(2, int(np.ceil(_MIN_GAP * len(counts))))
+    starts, stops = lo + np.flatnonzero(edges == 1), lo + np.flatnonzero(edges == -1)
     gaps = []
-    for start, stop in zip(starts, stops, strict=True):
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        tail = stop == len(counts)
+        if tail and counts[start:].sum() > _MAX_TAIL * total:
+            continue
+        if not tail and counts[start:stop].sum() > _GAP_SHARE * total:  # a tail is not looked into
+            inside = _gaps_in(counts, start, stop, total, min_width)
+            if inside:
+                gaps.extend(inside)
+                continue
         if start == 0 or stop - start < min_width:
             continue  # no subject in front, or too narrow to be a gap
-        if stop == len(counts) and counts[start:].sum() > _MAX_TAIL * total:
-            continue
-        gaps.append(_Gap(int(start), int(stop)))
+        gaps.append(_Gap(start, stop))
     return gaps
 
 
@@ -125,7 +146,10 @@ def suggest_cutoff(depth: np.ndarray, stats: DepthStats, invert: bool = False) -
     The valid depths are binned; bins holding under a fifth of an average occupied bin are near-empty. The
     farthest run of near-empty bins at least 4 % of the range wide, with subject in front of it and either a backdrop
     behind it or only a thin tail (< 10 % of the pixels, e.g. a floor fading away in front of Blender's invalid
-    background), is the gap. The histogram is then redone over the subject's range alone to place the edge finely.
+    background), is the gap. A run that still holds over 1 % of the pixels is looked into against its own average
+    bin, because a backdrop spike makes a second figure's bins look near-empty: the gap is then the one behind the
+    last figure, and every subject with a real share of the pixels stays in front of the cutoff. The histogram is
+    then redone over the subject's range alone to place the edge finely.
     When no such gap exists, the depth is spread continuously (no backdrop): no cutoff is suggested and the full
     range is kept.
     """
