@@ -22,7 +22,9 @@ import numpy as np
 from ...exr import DepthImage, DepthReadError, header_attributes, read_vectors
 from ...params import DEFAULT_MAX_PIXELS
 from ..camera import DEFAULT_CAMERA, Camera, camera_from_header, rotation_from_header
-from . import NormalMap, NormalParams, encode_normals, normal_map_from_canvas, normal_map_from_depth
+from .encoding import NormalMap, NormalParams, encode_normals
+from .from_canvas import normal_map_from_canvas
+from .from_depth import normal_map_from_depth
 
 #: ``--normal_convention`` values and the encodings they name: BAE/DSINE (``control_v11p_sd15_normalbae``) or the
 #: channel order of ControlNet 1.0's ``control_sd15_normal``.
