@@ -8,7 +8,8 @@ A surface facing the camera has the normal (0, 0, 1).
 - :mod:`.from_depth`: normals computed from the Depth canvas (:func:`normals_from_depth`,
   :func:`normal_map_from_depth`);
 - :mod:`.from_canvas`: the Normal canvas checked and turned to camera space (:func:`normal_map_from_canvas`);
-- :mod:`.options`: a canvas set's normal map and beauty render with the options the command line and the tab share.
+- :mod:`.options`: a canvas set's normal map in the user's words (the options the command line and the tab
+  share).
 """
 
 from __future__ import annotations
