@@ -100,6 +100,20 @@ def test_the_set_fills_three_units_with_their_settings(webui: WebUI, canvas_set:
     assert "normal → **Unit 1**" in status and "beauty (pose) → **Unit 2**" in status
 
 
+def test_with_default_settings_every_unit_gets_a_model_of_its_kind(webui: WebUI, canvas_set: list[Path]) -> None:
+    """The Settings' depth model starts at "Keep the unit's model": the set's depth unit still gets a depth model
+    (ControlNet refuses to generate with a unit whose model is None)."""
+    page, block = _page(webui, units=3)
+    assert block.model["depth"].value == DEPTH_MODEL
+    token = _loaded(block, canvas_set)
+    outputs = _send(page, block, token, tab="txt2img")
+    settled = {}
+    for out in outputs[2::2]:
+        settled.update({k: v for k, v in out.items() if not is_unchanged(v)})
+    units = page.units["txt2img"]
+    assert [settled.get(u.model) for u in units] == [DEPTH_MODEL, standin_webui.NORMAL_MODEL, standin_webui.POSE_MODEL]
+
+
 def test_too_few_units_are_said_and_parts_can_be_left_out(webui: WebUI, canvas_set: list[Path]) -> None:
     page, block = _page(webui, units=2)
     assert "ControlNet shows 2 units in txt2img" in block.hint.value and "unit number" in block.hint.value

@@ -98,7 +98,10 @@ class SetSendBlock(StepSend):
             "normal": self.controlnet.models_named("normal"),
             "pose": self.controlnet.models_named("openpose"),
         }
-        preferred = {"depth": self.settings().preferred_model, "normal": "normalbae", "pose": "openpose"}
+        # each part starts at a model of its kind, chosen by name, so one click gives a working generation (a unit
+        # whose model is "None" makes ControlNet refuse to generate); the Settings' depth model where one is set
+        depth = self.settings().preferred_model
+        preferred = {"depth": "depth" if depth == KEEP_MODEL else depth, "normal": "normalbae", "pose": "openpose"}
         self.use: dict[str, Any] = {}
         self.unit: dict[str, Any] = {}
         self.model: dict[str, Any] = {}
