@@ -18,7 +18,8 @@
  *   dazdm:route-failed {detail: request}    the route could not serve it: the live path sends it through gradio
  * They share the pure models (dazDepthmap.histogramModel, bandModel) and read each other's state through
  * dazDepthmap.stateOf(prefix) (the live path sends the band panel's plan). gradio's client functions (the `_js` of
- * events) enter through dazDepthmap.fileView / setCutoff / live.done.
+ * events) enter through dazDepthmap.fileView / setCutoff / live.done, and the WebUI's send steps through
+ * dazDepthmap.send (daz_depthmap_send.js). No file defines any other global than window.dazDepthmap.
  */
 (function () {
     "use strict";
