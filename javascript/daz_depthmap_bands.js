@@ -1,12 +1,13 @@
 /* DAZ depth map tab: the band panel — one row per band, the level total, how levels are given, region options.
  *
- * The panel holds the band plan the page edits (state.bands.plan). Every edit here, on the histogram (a split
+ * The panel owns the band plan the page edits, and the Add split mode. Every edit here, on the histogram (a split
  * added with Ctrl+click or the Add split mode, a split line dragged) or in a row marks the plan as changed and
  * asks the live path to send it (dazdm:bands-edit); the live path sends it with the cutoffs, one request at a
  * time, so editing never builds a backlog. The server answers with the plan it used — levels allocated, pixel
  * shares, which bands the cutoffs leave out, a problem in words — and the panel shows that answer when no newer
- * edit is waiting. Events: listens to dazdm:view, dazdm:reply, dazdm:cutoffs, dazdm:split-add, dazdm:split-move;
- * sends dazdm:bands-edit and dazdm:bands (redraw the histogram's split lines).
+ * values are waiting. Events: listens to dazdm:view, dazdm:reply, dazdm:cutoffs, dazdm:split-add,
+ * dazdm:split-move; sends dazdm:bands-edit, dazdm:bands (the plan shown: the histogram redraws its split lines, the
+ * live path sends it) and dazdm:add-mode (the histogram's next click adds a split).
  */
 (function () {
     "use strict";
@@ -15,15 +16,26 @@
     ns.concerns = ns.concerns || [];
     const model = (ns.bandModel = ns.bandModel || {});
 
-    /** Per-root band state: the plan shown and edited, a suggestion to ask for, the Add split mode. */
+    /** prefix -> the band state of that tab: the plan shown and edited, the Add split mode, its own messages.
+     * This file's own: the others hear of the plan through dazdm:bands and of the mode through dazdm:add-mode. */
+    const states = new Map();
+
     function bandState(prefix) {
-        const state = ns.stateOf(prefix);
-        if (!state.bands) {
-            // read by the live path (plan, suggest) and the histogram input (addMode) too
-            state.bands = { plan: null, suggest: false, addMode: false, localProblem: null, regionNotes: [] };
+        let s = states.get(prefix);
+        if (!s) {
+            s = { plan: null, addMode: false, localProblem: null, regionNotes: [] };
+            states.set(prefix, s);
         }
-        return state.bands;
+        return s;
     }
+
+    /** For tests and tools: a copy of the band plan the panel shows (null when none). */
+    ns.bandPanel = {
+        plan: function (prefix) {
+            const s = states.get(prefix);
+            return s && s.plan ? model.copy(s.plan) : null;
+        },
+    };
 
     function parts(root) {
         const q = (selector) => root.querySelector(selector);
@@ -46,17 +58,25 @@
     }
 
     function view(prefix) {
-        const data = ns.stateOf(prefix).view;
+        const data = ns.viewOf(prefix);
         return data && data.key !== null && data.key !== undefined && data.bands ? data : null;
     }
 
-    /** The plan changed here: show it, redraw the histogram and have the live path send it. */
-    function edited(prefix, plan) {
+    /** The plan changed here: show it, redraw the histogram and have the live path send it (`suggest`: with a
+     * request for suggested bands). */
+    function edited(prefix, plan, suggest) {
         const s = bandState(prefix);
         s.plan = plan;
         render(prefix);
         ns.emit(prefix, "dazdm:bands", plan);
-        ns.emit(prefix, "dazdm:bands-edit", plan);
+        ns.emit(prefix, "dazdm:bands-edit", { plan: plan, suggest: Boolean(suggest) });
+    }
+
+    /** The Add split mode turned on or off: show it, and tell the histogram's pointer input. */
+    function setAddMode(prefix, on) {
+        const s = bandState(prefix);
+        s.addMode = on;
+        ns.emit(prefix, "dazdm:add-mode", { on: on });
     }
 
     function percent(share) {
@@ -244,8 +264,7 @@
         p.suggest.addEventListener("click", function () {
             const plan = current();
             if (plan) {
-                s.suggest = true;
-                edited(prefix, plan);
+                edited(prefix, plan, true);
             }
         });
         p.number.addEventListener("click", function () {
@@ -255,9 +274,8 @@
             }
         });
         p.add.addEventListener("click", function () {
-            s.addMode = !s.addMode;
+            setAddMode(prefix, !s.addMode);
             render(prefix);
-            ns.emit(prefix, "dazdm:bands", s.plan);
         });
         p.parts.addEventListener("change", function () {
             const plan = current();
@@ -290,7 +308,7 @@
             if (!plan || !data) {
                 return;
             }
-            s.addMode = false;
+            setAddMode(prefix, false);
             const added = model.addSplit(plan, event.detail.depth, data, ns.cutoffs(root));
             if (added) {
                 edited(prefix, added);
@@ -308,22 +326,20 @@
         root.addEventListener("dazdm:view", function (event) {
             const data = event.detail;
             s.plan = data && data.bands ? model.copy(data.bands) : null;
-            s.suggest = false;
-            s.addMode = false;
+            setAddMode(prefix, false);
             s.localProblem = null;
             s.regionNotes = [];
             render(prefix);
             ns.emit(prefix, "dazdm:bands", s.plan);
         });
         root.addEventListener("dazdm:reply", function (event) {
-            const reply = event.detail;
+            const reply = event.detail.reply;
             const data = view(prefix);
             if (!reply || !reply.bands || !data || reply.key !== data.key || reply.view !== data.view) {
                 return;
             }
-            const live = ns.stateOf(prefix).live;
-            if (live && live.dirty) {
-                return; // a newer edit is on its way: its answer will be shown
+            if (event.detail.superseded) {
+                return; // newer values (an edit, a cutoff) are on their way: their answer will be shown
             }
             s.plan = model.copy(reply.bands);
             s.regionNotes = reply.look === "regions" ? reply.region_notes || [] : [];

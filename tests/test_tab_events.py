@@ -486,13 +486,38 @@ def test_client_scripts_define_no_globals_but_their_namespace():
 
 
 def test_client_files_talk_through_events_not_each_others_functions():
-    """One concern per file: the histogram, the live path and the drawing never call each other's functions."""
-    owners = {"live": "daz_depthmap_live.js", "send": "daz_depthmap_send.js"}
+    """One concern per file: the histogram, the live path and the drawing never call each other's functions (the
+    accessors a file publishes are for tests and tools)."""
+    owners = {
+        "live": "daz_depthmap_live.js",
+        "bandPanel": "daz_depthmap_bands.js",
+        "histogramDraw": "daz_depthmap_histogram_draw.js",
+        "send": "daz_depthmap_send.js",
+    }
     for name, _, code in _client_scripts():
         for api, owner in owners.items():
             if name not in (owner, "daz_depthmap_base.js"):
                 assert f"ns.{api}." not in code and f"dazDepthmap.{api}." not in code, (name, api)
         assert "dazDepthmap.histogram." not in code, name
+
+
+def test_each_piece_of_a_tabs_state_has_one_owner():
+    """No shared per-tab bag: each file keeps its state to itself, and others learn it from the documented events
+    (the file view also through base's read-only dazDepthmap.viewOf)."""
+    scripts = {name: (text, code) for name, text, code in _client_scripts()}
+    for name, (_, code) in scripts.items():
+        assert "stateOf" not in code and "ns.state" not in code and "dazDepthmap.state" not in code, name
+        if name != "daz_depthmap_bands.js":  # the band plan and the Add split mode: the panel's
+            assert "bandState" not in code and ".addMode" not in code, name
+        if name != "daz_depthmap_live.js":  # the live requests: the live path's
+            assert "liveState" not in code and ".dirty" not in code and ".inFlight" not in code, name
+    header = scripts["daz_depthmap_base.js"][0].split("*/", 1)[0]
+    used = set()
+    for _, code in scripts.values():
+        used |= set(re.findall(r'"(dazdm:[\w-]+)"', code))
+    assert "dazdm:add-mode" in used
+    for event in used:
+        assert f" {event} " in header, f"{event} is not in the list of events (daz_depthmap_base.js)"
 
 
 # --------------------------------------------------------------------------------------------------------------
