@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from daz_depthmap import app as standalone
+from daz_depthmap.bands.plan import MAX_REGION, TOTAL_LEVELS
 from daz_depthmap.params import DepthParams
 from daz_depthmap.session.store import SessionStore
 from daz_depthmap.session.workspace import Workspace
@@ -483,6 +484,16 @@ def test_client_scripts_define_no_globals_but_their_namespace():
         assert '"use strict";' in code, name
         assert "window.dazDepthmap = window.dazDepthmap || {}" in code, name
         assert _globals_set(code) == {"dazDepthmap"}, (name, _globals_set(code))
+
+
+def test_client_scripts_hold_no_copies_of_the_servers_band_limits(tab: Tab):
+    """The most levels (256) and the highest region number (359) come from the page: the band panel's element
+    carries them (data-total-levels, data-max-region), written from the server's constants."""
+    for name, text, _ in _client_scripts():
+        assert not re.search(r"(?<![\w.])(?:256|359)(?![\w.])", text), name
+    panel = str(_value(tab.component("bands").value))
+    assert re.search(rf'<div class="dazdm-bands"[^>]*\sdata-total-levels="{TOTAL_LEVELS}"', panel)
+    assert re.search(rf'<div class="dazdm-bands"[^>]*\sdata-max-region="{MAX_REGION}"', panel)
 
 
 def test_client_files_talk_through_events_not_each_others_functions():

@@ -47,7 +47,7 @@ NORMAL_HELP = (
 PROCESS_CHOICES = ("each file with its own settings", "every file with this file's recipe")
 
 BANDS_HTML = """
-<div class="dazdm-bands">
+<div class="dazdm-bands" data-max-region="359" data-total-levels="256">
   <div class="dazdm-bands-bar">
     <span class="dazdm-bands-title">Depth bands</span>
     <button type="button" class="dazdm-bands-suggest" disabled

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from daz_depthmap.bands.plan import MAX_REGION, TOTAL_LEVELS
 from daz_depthmap.bands.regions import region_colour
 from daz_depthmap.exr import read_depth
 from daz_depthmap.session.loaded import preview_indices
@@ -91,6 +92,9 @@ def test_suggest_bands_splits_between_the_figures(page, artifacts: Path):
     assert len(bands["splits"]) == 1 and 210 < bands["splits"][0] < 330  # the auto cutoff leaves out the backdrop
     assert [b["region"] for b in bands["bands"]] == [0, 1]
     assert page.inner_text(f"#{P} .dazdm-bands-total") == "levels 256 / 256"
+    # the rows' limits are the server's, read from the panel (data-total-levels, data-max-region)
+    assert page.get_attribute(f"{ROWS} >> nth=0 >> .dazdm-band-levels", "max") == str(TOTAL_LEVELS)
+    assert page.get_attribute(f"{ROWS} >> nth=0 >> .dazdm-band-region", "max") == str(MAX_REGION)
     shares = page.locator(f"{ROWS} .dazdm-band-share").all_inner_texts()
     assert all(text.endswith("%") for text in shares)
     drawn = json.loads(page.get_attribute(f"#{P} .dazdm-histo-canvas", "data-splits"))
