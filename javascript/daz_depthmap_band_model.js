@@ -3,17 +3,15 @@
  * A plan here is the `bands` object of a view or live reply: {splits: [depth...], bands: [{levels, label, colour,
  * region, locked, share, active, shown_colour}...], mode, split_parts, min_area, region_size, ...}. Every function
  * returns a changed copy; the server checks what is sent and answers with the plan it used (levels allocated).
- * No DOM here: the panel (daz_depthmap_bands.js), the drawing and the pointer input all use these.
+ * No DOM here: the panel (daz_depthmap_bands.js), the drawing and the pointer input all use these. The limits
+ * the server sets (the most levels, the highest region number) are not copied here: the panel reads them from
+ * the page.
  */
 (function () {
     "use strict";
 
     const ns = (window.dazDepthmap = window.dazDepthmap || {});
     const bands = (ns.bandModel = ns.bandModel || {});
-
-    /** Regional Prompter's highest region number, and the most levels a band can have. */
-    bands.MAX_REGION = 359;
-    bands.TOTAL_LEVELS = 256;
 
     bands.copy = function (plan) {
         return JSON.parse(JSON.stringify(plan));

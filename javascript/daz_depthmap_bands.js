@@ -1,12 +1,14 @@
 /* DAZ depth map tab: the band panel — one row per band, the level total, how levels are given, region options.
  *
- * The panel holds the band plan the page edits (state.bands.plan). Every edit here, on the histogram (a split
+ * The panel owns the band plan the page edits, and the Add split mode. Every edit here, on the histogram (a split
  * added with Ctrl+click or the Add split mode, a split line dragged) or in a row marks the plan as changed and
  * asks the live path to send it (dazdm:bands-edit); the live path sends it with the cutoffs, one request at a
  * time, so editing never builds a backlog. The server answers with the plan it used — levels allocated, pixel
  * shares, which bands the cutoffs leave out, a problem in words — and the panel shows that answer when no newer
- * edit is waiting. Events: listens to dazdm:view, dazdm:reply, dazdm:cutoffs, dazdm:split-add, dazdm:split-move;
- * sends dazdm:bands-edit and dazdm:bands (redraw the histogram's split lines).
+ * values are waiting. The most levels and the highest region number are the server's: the panel element carries
+ * them (data-total-levels, data-max-region). Events: listens to dazdm:view, dazdm:reply, dazdm:cutoffs,
+ * dazdm:split-add, dazdm:split-move; sends dazdm:bands-edit, dazdm:bands (the plan shown: the histogram redraws
+ * its split lines, the live path sends it) and dazdm:add-mode (the histogram's next click adds a split).
  */
 (function () {
     "use strict";
@@ -15,14 +17,39 @@
     ns.concerns = ns.concerns || [];
     const model = (ns.bandModel = ns.bandModel || {});
 
-    /** Per-root band state: the plan shown and edited, a suggestion to ask for, the Add split mode. */
+    /** prefix -> the band state of that tab: the plan shown and edited, the Add split mode, the panel's limits.
+     * This file's own: the others hear of the plan through dazdm:bands and of the mode through dazdm:add-mode. */
+    const states = new Map();
+
     function bandState(prefix) {
-        const state = ns.stateOf(prefix);
-        if (!state.bands) {
-            // read by the live path (plan, suggest) and the histogram input (addMode) too
-            state.bands = { plan: null, suggest: false, addMode: false, localProblem: null, regionNotes: [] };
+        let s = states.get(prefix);
+        if (!s) {
+            s = { plan: null, addMode: false, localProblem: null, regionNotes: [], limits: null };
+            states.set(prefix, s);
         }
-        return state.bands;
+        return s;
+    }
+
+    /** For tests and tools: a copy of the band plan the panel shows (null when none). */
+    ns.bandPanel = {
+        plan: function (prefix) {
+            const s = states.get(prefix);
+            return s && s.plan ? model.copy(s.plan) : null;
+        },
+    };
+
+    /** The most levels a band can have and the highest region number, as the server wrote them on the panel
+     * element. Missing or not whole numbers: an error (the panel is not set up), never numbers of our own. */
+    function limitsOf(panel) {
+        const totalLevels = Number(panel.dataset.totalLevels);
+        const maxRegion = Number(panel.dataset.maxRegion);
+        if (!(Number.isInteger(totalLevels) && totalLevels > 0 && Number.isInteger(maxRegion) && maxRegion >= 0)) {
+            throw new Error(
+                "daz_depthmap: the band panel carries no data-total-levels / data-max-region " +
+                    JSON.stringify({ totalLevels: panel.dataset.totalLevels, maxRegion: panel.dataset.maxRegion }),
+            );
+        }
+        return Object.freeze({ totalLevels: totalLevels, maxRegion: maxRegion });
     }
 
     function parts(root) {
@@ -46,17 +73,25 @@
     }
 
     function view(prefix) {
-        const data = ns.stateOf(prefix).view;
+        const data = ns.viewOf(prefix);
         return data && data.key !== null && data.key !== undefined && data.bands ? data : null;
     }
 
-    /** The plan changed here: show it, redraw the histogram and have the live path send it. */
-    function edited(prefix, plan) {
+    /** The plan changed here: show it, redraw the histogram and have the live path send it (`suggest`: with a
+     * request for suggested bands). */
+    function edited(prefix, plan, suggest) {
         const s = bandState(prefix);
         s.plan = plan;
         render(prefix);
         ns.emit(prefix, "dazdm:bands", plan);
-        ns.emit(prefix, "dazdm:bands-edit", plan);
+        ns.emit(prefix, "dazdm:bands-edit", { plan: plan, suggest: Boolean(suggest) });
+    }
+
+    /** The Add split mode turned on or off: show it, and tell the histogram's pointer input. */
+    function setAddMode(prefix, on) {
+        const s = bandState(prefix);
+        s.addMode = on;
+        ns.emit(prefix, "dazdm:add-mode", { on: on });
     }
 
     function percent(share) {
@@ -74,20 +109,23 @@
         }
     }
 
-    function makeRow() {
+    /** A band's row; its levels and region inputs end at the panel's limits. */
+    function makeRow(limits) {
         const row = document.createElement("tr");
         row.innerHTML =
             '<td><input type="color" class="dazdm-band-colour" aria-label="test colour"></td>' +
             '<td class="dazdm-band-name"></td>' +
             '<td class="dazdm-band-range"></td>' +
             '<td class="dazdm-band-share"></td>' +
-            '<td><input type="number" class="dazdm-band-levels" min="0" max="256" step="1" aria-label="levels"></td>' +
+            '<td><input type="number" class="dazdm-band-levels" min="0" step="1" aria-label="levels"></td>' +
             '<td><input type="checkbox" class="dazdm-band-lock" aria-label="keep these levels"></td>' +
             '<td><input type="text" class="dazdm-band-label" placeholder="what it holds" aria-label="label"></td>' +
-            '<td><input type="number" class="dazdm-band-region" min="0" max="359" step="1" placeholder="none" ' +
+            '<td><input type="number" class="dazdm-band-region" min="0" step="1" placeholder="none" ' +
             'aria-label="region"></td>' +
             '<td><button type="button" class="dazdm-band-remove" title="Remove this band: merge it with the band ' +
             'behind it">✕</button></td>';
+        row.querySelector(".dazdm-band-levels").max = String(limits.totalLevels);
+        row.querySelector(".dazdm-band-region").max = String(limits.maxRegion);
         return row;
     }
 
@@ -125,8 +163,8 @@
         p.regions.hidden = !several;
         show(p.mode, plan.mode);
         const total = model.total(plan);
-        p.total.textContent = several ? "levels " + total + " / " + model.TOTAL_LEVELS : "";
-        p.total.classList.toggle("dazdm-error", several && total !== model.TOTAL_LEVELS);
+        p.total.textContent = several ? "levels " + total + " / " + s.limits.totalLevels : "";
+        p.total.classList.toggle("dazdm-error", several && total !== s.limits.totalLevels);
         const errors = [s.localProblem, plan.problem].filter(Boolean).map((text) => "⚠ " + text);
         const notes = (plan.notes || []).concat(s.regionNotes || []);
         p.problem.textContent = several ? errors.concat(notes).join("  ·  ") : "";
@@ -143,7 +181,7 @@
             return;
         }
         while (p.body.rows.length < plan.bands.length) {
-            p.body.appendChild(makeRow());
+            p.body.appendChild(makeRow(s.limits));
         }
         while (p.body.rows.length > plan.bands.length) {
             p.body.deleteRow(-1);
@@ -185,6 +223,7 @@
             return;
         }
         const s = bandState(prefix);
+        s.limits = limitsOf(p.panel);
 
         function current() {
             return view(prefix) ? s.plan : null;
@@ -201,7 +240,7 @@
             if (target.classList.contains("dazdm-band-colour")) {
                 edited(prefix, model.setBand(plan, i, { colour: target.value, shown_colour: target.value }));
             } else if (target.classList.contains("dazdm-band-levels")) {
-                const levels = whole(target, 0, model.TOTAL_LEVELS);
+                const levels = whole(target, 0, s.limits.totalLevels);
                 if (levels !== undefined && levels !== null) {
                     edited(prefix, model.setBand(plan, i, { levels: levels }));
                 }
@@ -220,7 +259,7 @@
             } else if (target.classList.contains("dazdm-band-label")) {
                 edited(prefix, model.setBand(plan, i, { label: target.value.replace(/[\r\n]+/g, " ").trim() }));
             } else if (target.classList.contains("dazdm-band-region")) {
-                const region = whole(target, 0, model.MAX_REGION);
+                const region = whole(target, 0, s.limits.maxRegion);
                 if (region === undefined) {
                     target.value = plan.bands[i].region === null ? "" : String(plan.bands[i].region);
                     return;
@@ -244,8 +283,7 @@
         p.suggest.addEventListener("click", function () {
             const plan = current();
             if (plan) {
-                s.suggest = true;
-                edited(prefix, plan);
+                edited(prefix, plan, true);
             }
         });
         p.number.addEventListener("click", function () {
@@ -255,9 +293,8 @@
             }
         });
         p.add.addEventListener("click", function () {
-            s.addMode = !s.addMode;
+            setAddMode(prefix, !s.addMode);
             render(prefix);
-            ns.emit(prefix, "dazdm:bands", s.plan);
         });
         p.parts.addEventListener("change", function () {
             const plan = current();
@@ -290,7 +327,7 @@
             if (!plan || !data) {
                 return;
             }
-            s.addMode = false;
+            setAddMode(prefix, false);
             const added = model.addSplit(plan, event.detail.depth, data, ns.cutoffs(root));
             if (added) {
                 edited(prefix, added);
@@ -308,22 +345,20 @@
         root.addEventListener("dazdm:view", function (event) {
             const data = event.detail;
             s.plan = data && data.bands ? model.copy(data.bands) : null;
-            s.suggest = false;
-            s.addMode = false;
+            setAddMode(prefix, false);
             s.localProblem = null;
             s.regionNotes = [];
             render(prefix);
             ns.emit(prefix, "dazdm:bands", s.plan);
         });
         root.addEventListener("dazdm:reply", function (event) {
-            const reply = event.detail;
+            const reply = event.detail.reply;
             const data = view(prefix);
             if (!reply || !reply.bands || !data || reply.key !== data.key || reply.view !== data.view) {
                 return;
             }
-            const live = ns.stateOf(prefix).live;
-            if (live && live.dirty) {
-                return; // a newer edit is on its way: its answer will be shown
+            if (event.detail.superseded) {
+                return; // newer values (an edit, a cutoff) are on their way: their answer will be shown
             }
             s.plan = model.copy(reply.bands);
             s.regionNotes = reply.look === "regions" ? reply.region_notes || [] : [];

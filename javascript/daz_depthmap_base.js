@@ -7,25 +7,45 @@
  *   dazdm:view       {detail: view}        a new file view from the server (histogram data, key, view number)
  *   dazdm:set-cutoff {detail: {which, value}}  someone (histogram, a picked pixel, the suggestion) sets a cutoff
  *   dazdm:cutoffs    {}                     the cutoff inputs changed (typing, dragging, or a set-cutoff)
- *   dazdm:reply      {detail: reply}        the server answered a live request
+ *   dazdm:reply      {detail: {reply, superseded}}  the server answered a live request; superseded: newer values
+ *                                          wait to be sent (the band panel keeps its plan until their answer)
  *   dazdm:pointer    {detail: {hover, dragging}}  the pointer over the histogram (x in CSS pixels, or null)
  *   dazdm:split-add  {detail: {depth}}      add a split between bands here (histogram -> band panel)
  *   dazdm:split-move {detail: {index, depth}}  move a split (histogram -> band panel)
- *   dazdm:bands      {detail: plan}         the band plan shown changed (redraw)
- *   dazdm:bands-edit {detail: plan}         the user edited the bands: the live path sends them
+ *   dazdm:bands      {detail: plan}         the band plan shown changed (or null: none): redraw, send this one
+ *   dazdm:bands-edit {detail: {plan, suggest}}  the user edited the bands: the live path sends them (suggest:
+ *                                          ask the server once for suggested bands)
+ *   dazdm:add-mode   {detail: {on}}        the band panel's Add split mode: the histogram's next click adds a split
  *   dazdm:live-request {detail: {request, taken}}  the live path offers a request to the preview route
  *   dazdm:route-reply  {detail: reply}      the preview route answered (its pictures are drawn)
  *   dazdm:route-failed {detail: request}    the route could not serve it: the live path sends it through gradio
- * They share the pure models (dazDepthmap.histogramModel, bandModel) and read each other's state through
- * dazDepthmap.stateOf(prefix) (the live path sends the band panel's plan). gradio's client functions (the `_js` of
- * events) enter through dazDepthmap.fileView / setCutoff / live.done.
+ *
+ * Each piece of a tab's state has one owner, the file that keeps it to itself (in a Map keyed by the tab's prefix,
+ * or in its setup's closure); the others learn it from the events above (keeping their own copy of what an event
+ * told them), or read it through the owner's read-only accessor:
+ *   base (this file)   the file view shown — dazDepthmap.viewOf(prefix), read where it is needed at once (a click,
+ *                      a request, a drawing set up after the view came); do not change the object it returns
+ *   bands              the band plan shown and edited, the Add split mode, the panel's limits (the most levels and
+ *                      the highest region number, from the panel's data-total-levels / data-max-region, which
+ *                      the server writes) — dazDepthmap.bandPanel.plan(prefix) (a copy, for tests and tools)
+ *   live               the live requests (sequence, in flight, changed values, latencies, the last answer) and the
+ *                      band plan they carry — dazDepthmap.live.busy / latencies / status(prefix)
+ *   histogram draw     the hover line, the last answer's caption, the labels and ticks drawn —
+ *                      dazDepthmap.histogramDraw.drawn(prefix) (for tests and tools)
+ *   histogram input    the drag under way (its copies of the band plan and the Add split mode)
+ *   preview route      whether the route is there, the pictures' blob URLs, the newest picture drawn
+ * They share the pure models (dazDepthmap.histogramModel, bandModel). gradio's client functions (the `_js` of
+ * events) enter through dazDepthmap.fileView / setCutoff / live.done, and the WebUI's send steps through
+ * dazDepthmap.send (daz_depthmap_send.js). No file defines any other global than window.dazDepthmap.
  */
 (function () {
     "use strict";
 
     const ns = (window.dazDepthmap = window.dazDepthmap || {});
     ns.concerns = ns.concerns || [];
-    ns.state = ns.state || {};
+
+    /** prefix -> the file view shown (this file's own: the others read it through viewOf). */
+    const views = new Map();
 
     /** The document or shadow root that holds the gradio app. */
     ns.app = function () {
@@ -41,12 +61,10 @@
         return ns.app().querySelector("#" + CSS.escape(prefix));
     };
 
-    /** Per-root state object, kept across redraws and server updates. */
-    ns.stateOf = function (prefix) {
-        if (!ns.state[prefix]) {
-            ns.state[prefix] = { view: null };
-        }
-        return ns.state[prefix];
+    /** The file view the tab `prefix` shows (null before the first one). Read only: every file gets the same. */
+    ns.viewOf = function (prefix) {
+        const view = views.get(prefix);
+        return view === undefined ? null : view;
     };
 
     /** Dispatch one of the tab's events on its root. */
@@ -113,7 +131,7 @@
         } catch (error) {
             view = null;
         }
-        ns.stateOf(prefix).view = view;
+        views.set(prefix, view);
         ns.emit(prefix, "dazdm:view", view);
         return [];
     };
@@ -129,8 +147,7 @@
         if (event.persisted || !navigator.sendBeacon) {
             return; // kept for the back button: the server releases it later, when unused for long
         }
-        Object.keys(ns.state).forEach(function (prefix) {
-            const view = ns.state[prefix].view;
+        views.forEach(function (view) {
             if (view && view.session) {
                 const path = "daz-depthmap/v1/sessions/" + encodeURIComponent(view.session) + "/release";
                 navigator.sendBeacon(new URL(path, document.baseURI));

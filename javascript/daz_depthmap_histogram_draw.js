@@ -3,7 +3,8 @@
  * Drawn on a canvas from the file view the server sends (fine bins, linear or log counts), with the far and near
  * cutoffs as lines and the clipped ranges shaded, the suggested cutoff as a dashed marker and the "Use suggestion"
  * button's label. With bands, the bars take their band's test colour and the splits are dashed lines. Redrawn on
- * the tab's events: a new view, changed cutoffs or bands, a live answer, a resize.
+ * the tab's events: a new view, changed cutoffs or bands, a live answer, a resize. The band plan drawn is the last
+ * one dazdm:bands told; the file view is read from dazDepthmap.viewOf.
  */
 (function () {
     "use strict";
@@ -13,13 +14,26 @@
     const model = (ns.histogramModel = ns.histogramModel || {});
     const bandModel = (ns.bandModel = ns.bandModel || {});
 
+    /** prefix -> what the drawing of that tab keeps: the hover line, the band plan and the live answer last told,
+     * the next frame asked for, the labels and ticks drawn last. This file's own. */
+    const states = new Map();
+
     function drawState(prefix) {
-        const state = ns.stateOf(prefix);
-        if (!state.draw) {
-            state.draw = { hover: null, dragging: false, frame: 0, reply: null };
+        let s = states.get(prefix);
+        if (!s) {
+            s = { hover: null, dragging: false, frame: 0, reply: null, plan: null, labels: null, ticks: null };
+            states.set(prefix, s);
         }
-        return state.draw;
+        return s;
     }
+
+    /** For tests and tools: where the last drawing put the cutoff labels ({far: [x, width], near}) and its ticks. */
+    ns.histogramDraw = {
+        drawn: function (prefix) {
+            const s = states.get(prefix);
+            return s ? JSON.parse(JSON.stringify({ labels: s.labels, ticks: s.ticks })) : null;
+        },
+    };
 
     function parts(root) {
         return {
@@ -47,7 +61,7 @@
         if (!p.canvas) {
             return;
         }
-        const data = ns.stateOf(prefix).view;
+        const data = ns.viewOf(prefix);
         const hasData = model.hasData(data);
         if (p.empty) {
             p.empty.hidden = hasData;
@@ -106,8 +120,7 @@
         const n = data.counts.length;
         const binW = g.plotW / n;
         // with bands, each bar in its band's test colour
-        const state = ns.stateOf(prefix).bands;
-        const plan = state && state.plan && state.plan.bands.length > 1 ? state.plan : null;
+        const plan = s.plan && s.plan.bands.length > 1 ? s.plan : null;
         const binDepth = (data.hi - data.lo) / n;
         ctx.fillStyle = accent;
         for (let i = 0; i < n; i++) {
@@ -319,10 +332,11 @@
             scheduleDraw(prefix);
         });
         root.addEventListener("dazdm:reply", function (event) {
-            s.reply = event.detail;
+            s.reply = event.detail.reply;
             scheduleDraw(prefix);
         });
-        root.addEventListener("dazdm:bands", function () {
+        root.addEventListener("dazdm:bands", function (event) {
+            s.plan = event.detail;
             scheduleDraw(prefix);
         });
         root.addEventListener("dazdm:pointer", function (event) {

@@ -4,7 +4,8 @@
  * line between bands is dragged when grabbed (dazdm:split-move), and Ctrl+click (or a click in the panel's Add split
  * mode) adds a split (dazdm:split-add); hovering tells the depth and the share of pixels in the bin. Cutoffs go
  * out as dazdm:set-cutoff events (the live path writes them into the inputs and sends them), split changes to the
- * band panel, the hover position as dazdm:pointer (the drawing shows it).
+ * band panel, the hover position as dazdm:pointer (the drawing shows it). The band plan and the Add split mode are
+ * the panel's: this file keeps what dazdm:bands and dazdm:add-mode last told.
  */
 (function () {
     "use strict";
@@ -23,9 +24,11 @@
             return;
         }
         let drag = null; // "far", "near" or a split's index while a button is down
+        let bandPlan = null; // the band panel's plan (dazdm:bands)
+        let addMode = false; // the band panel's Add split mode (dazdm:add-mode)
 
         function data() {
-            const view = ns.stateOf(prefix).view;
+            const view = ns.viewOf(prefix);
             return model.hasData(view) ? view : null;
         }
 
@@ -56,8 +59,7 @@
 
         /** The band plan of the panel, when it has one. */
         function plan() {
-            const bands = ns.stateOf(prefix).bands;
-            return bands && bands.plan ? bands.plan : null;
+            return bandPlan;
         }
 
         /** What a press at plot x takes: a split line (when nearer than the cutoff lines), or a cutoff. */
@@ -114,8 +116,7 @@
                 return;
             }
             const g = geometry(view);
-            const bands = ns.stateOf(prefix).bands;
-            if (plan() && (event.ctrlKey || event.metaKey || event.altKey || (bands && bands.addMode))) {
+            if (plan() && (event.ctrlKey || event.metaKey || event.altKey || addMode)) {
                 ns.emit(prefix, "dazdm:split-add", { depth: model.valueAt(view, g, plotX(event)) });
                 event.preventDefault();
                 return;
@@ -129,9 +130,8 @@
             setFromPointer(event);
             tooltip(event);
             const view = data();
-            const bands = ns.stateOf(prefix).bands;
             let cursor = "";
-            if (view && plan() && (event.ctrlKey || event.metaKey || event.altKey || (bands && bands.addMode))) {
+            if (view && plan() && (event.ctrlKey || event.metaKey || event.altKey || addMode)) {
                 cursor = "copy";
             } else if (view && typeof drag === "number") {
                 cursor = "ew-resize";
@@ -156,6 +156,12 @@
                 tip.hidden = true;
             }
             pointer(null);
+        });
+        root.addEventListener("dazdm:bands", function (event) {
+            bandPlan = event.detail;
+        });
+        root.addEventListener("dazdm:add-mode", function (event) {
+            addMode = Boolean(event.detail.on);
         });
         if (suggest) {
             suggest.addEventListener("click", function () {

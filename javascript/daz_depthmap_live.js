@@ -5,7 +5,9 @@
  * and sends the latest values — cutoffs and band plan — through the hidden "live request" textbox, one request at
  * a time. While a preview is on its way, further moves only mark the
  * values as changed; the newest values go out when it arrives. Each request names the file view it was made in
- * (key and view number), so one still on its way when the page switches files changes nothing there.
+ * (key and view number), so one still on its way when the page switches files changes nothing there. The band
+ * plan sent is the band panel's, as dazdm:bands and dazdm:bands-edit last told; each answer goes out as dazdm:reply
+ * with `superseded` set when newer values wait to be sent.
  *
  * gradio 3 ignores a trigger while the same event is pending: a request resent by the watchdog during a slow
  * render is dropped. So an answer to anything but the newest request puts the newest values back in the queue.
@@ -30,10 +32,14 @@
     /** After the route's last answer, this long without a change sends the values through gradio once. */
     const SETTLE_MS = 250;
 
+    /** prefix -> the live path's state of that tab. This file's own: dazDepthmap.live.busy / latencies / status
+     * tell of it. */
+    const states = new Map();
+
     function liveState(prefix) {
-        const state = ns.stateOf(prefix);
-        if (!state.live) {
-            state.live = {
+        let s = states.get(prefix);
+        if (!s) {
+            s = {
                 seq: 0, // the newest request sent
                 inFlight: 0, // seq of the request on its way, 0 when none
                 dirty: false, // the inputs changed since the newest request
@@ -46,9 +52,12 @@
                 restoring: false, // true while the cutoffs in use are written back into the inputs
                 settleTimer: null, // set while the values wait to be sent through gradio once (see above)
                 settling: false, // the next request goes through gradio (the route's values settled)
+                plan: null, // the band panel's plan, sent with every request (dazdm:bands, dazdm:bands-edit)
+                suggest: false, // the next request asks for suggested bands (dazdm:bands-edit), once
             };
+            states.set(prefix, s);
         }
-        return state.live;
+        return s;
     }
 
     function requestBox(root) {
@@ -61,7 +70,7 @@
         if (!root || s.inFlight || !s.dirty) {
             return;
         }
-        const view = ns.stateOf(prefix).view;
+        const view = ns.viewOf(prefix);
         if (!view || view.key === null || view.key === undefined) {
             s.dirty = false; // nothing loaded: nothing to preview
             return;
@@ -83,12 +92,11 @@
         s.sent[s.seq] = cutoffs;
         s.changedAt = null;
         const request = { seq: s.seq, key: view.key, view: view.view, far: cutoffs.far, near: cutoffs.near };
-        const bands = ns.stateOf(prefix).bands; // the band panel's plan goes with every request, a suggestion once
-        if (bands && bands.plan && view.bands) {
-            request.bands = bands.plan;
-            if (bands.suggest) {
+        if (s.plan && view.bands) {
+            request.bands = s.plan; // the band panel's plan goes with every request, a suggestion once
+            if (s.suggest) {
                 request.suggest = true;
-                bands.suggest = false;
+                s.suggest = false;
             }
         }
         const offer = { request: request, taken: false, viaGradio: settle };
@@ -159,7 +167,7 @@
             if (reply.error && reply.far !== undefined && sent && !s.dirty) {
                 restore(prefix, sent, reply);
             }
-            ns.emit(prefix, "dazdm:reply", reply);
+            ns.emit(prefix, "dazdm:reply", { reply: reply, superseded: s.dirty });
         }
         // any answer frees the path: at most one request is on its way, or a resend that gradio dropped
         s.inFlight = 0;
@@ -252,6 +260,13 @@
         return Boolean(s.inFlight || s.dirty || s.settleTimer);
     };
 
+    /** For tests and tools: the newest request's seq, the one on its way (0: none), whether changed values wait to be
+     * sent, and the last answer (not stale) the server gave. */
+    live.status = function (prefix) {
+        const s = liveState(prefix);
+        return { seq: s.seq, inFlight: s.inFlight, dirty: s.dirty, lastReply: s.lastReply };
+    };
+
     ns.concerns.push(function setupLive(root) {
         const prefix = root.id;
         root.addEventListener("input", function (event) {
@@ -265,7 +280,15 @@
                 changed(prefix);
             }
         });
-        root.addEventListener("dazdm:bands-edit", function () {
+        root.addEventListener("dazdm:bands", function (event) {
+            liveState(prefix).plan = event.detail;
+        });
+        root.addEventListener("dazdm:bands-edit", function (event) {
+            const s = liveState(prefix);
+            s.plan = event.detail.plan;
+            if (event.detail.suggest) {
+                s.suggest = true;
+            }
             changed(prefix);
         });
         root.addEventListener("dazdm:route-reply", function (event) {
@@ -287,6 +310,7 @@
             const s = liveState(prefix);
             s.dirty = false;
             s.changedAt = null;
+            s.suggest = false; // asked in the old view
             cancelSettle(s);
         });
     });

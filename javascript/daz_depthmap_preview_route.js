@@ -19,12 +19,17 @@
 
     const PATH = "daz-depthmap/v1/preview";
 
+    /** prefix -> the route's state for that tab: the route is missing, the pictures' blob URLs, the newest picture
+     * drawn. This file's own. */
+    const states = new Map();
+
     function routeState(prefix) {
-        const state = ns.stateOf(prefix);
-        if (!state.route) {
-            state.route = { missing: false, urls: {}, drawnSeq: 0 };
+        let s = states.get(prefix);
+        if (!s) {
+            s = { missing: false, urls: {}, drawnSeq: 0 };
+            states.set(prefix, s);
         }
-        return state.route;
+        return s;
     }
 
     /** The <img> a preview is drawn into, or null when gradio shows none (no value yet, or hidden). */
@@ -65,7 +70,7 @@
 
     async function post(root, prefix, request) {
         const state = routeState(prefix);
-        const view = ns.stateOf(prefix).view;
+        const view = ns.viewOf(prefix);
         try {
             const response = await fetch(new URL(PATH, document.baseURI), {
                 method: "POST",
@@ -105,7 +110,7 @@
             if (detail.taken || detail.viaGradio || routeState(prefix).missing || !window.fetch) {
                 return;
             }
-            const view = ns.stateOf(prefix).view;
+            const view = ns.viewOf(prefix);
             if (!view || !view.session || !previewImage(root, prefix, "depth")) {
                 return; // nothing drawn yet: the first picture comes through gradio
             }

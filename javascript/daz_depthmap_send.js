@@ -5,9 +5,12 @@
 // accordion, the unit tab) and ticks img2img's "Upload independent control image" (which clears the image). After
 // the image landed, it waits until the target holds it the way the target's own listeners read it (see settle)
 // and ticks Enable the way a user does. Elements are found by element id; tabs and accordions by gradio's
-// structure. Each step writes a report; Python stops the send at a failed one.
+// structure. Each step writes a report; Python stops the send at a failed one. The steps are
+// dazDepthmap.send.reveal and dazDepthmap.send.settle (daz_depthmap/webui/send/steps.py calls them).
 (function () {
     "use strict";
+
+    const ns = (window.dazDepthmap = window.dazDepthmap || {});
 
     const WAIT_MS = 8000; // for the target to show, and for its image to settle
 
@@ -163,7 +166,7 @@
         return plan && plan.steps ? plan.steps[at.slot] || null : null;
     }
 
-    window.dazDepthmapSend = {
+    ns.send = {
         // Before a pair's image: show its target; the report goes into the report input.
         async reveal(args, at) {
             const step = stepOf(args, at);

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from daz_depthmap import app as standalone
+from daz_depthmap.bands.plan import MAX_REGION, TOTAL_LEVELS
 from daz_depthmap.params import DepthParams
 from daz_depthmap.session.store import SessionStore
 from daz_depthmap.session.workspace import Workspace
@@ -445,28 +446,89 @@ def test_every_style_rule_is_scoped_under_the_tab_root():
             assert selector.strip().startswith("#daz_depthmap"), selector
 
 
-def test_client_scripts_define_no_globals_but_their_namespace():
+def _client_scripts() -> list[tuple[str, str, str]]:
+    """Each client script's name, text, and code (the text without its comments)."""
+    out = []
     for path in sorted((standalone.EXTENSION_ROOT / "javascript").glob("daz_depthmap_*.js")):
-        code = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S)
+        text = path.read_text(encoding="utf-8")
+        code = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
         code = re.sub(r"^\s*//.*$", "", code, flags=re.M).strip()
-        assert code.startswith("(function () {") and code.endswith("})();"), path.name
-        if path.name == "daz_depthmap_send.js":  # the WebUI's send steps: one global of its own
-            assert code.count("window.") == code.count("window.devicePixelRatio") + 1
-            assert "window.dazDepthmapSend = {" in code
-            continue
-        assert "window.dazDepthmap = window.dazDepthmap || {}" in code, path.name
+        out.append((path.name, text, code))
+    assert len(out) >= 9
+    return out
+
+
+#: Assignments to a global: ``window.NAME =`` (also ``||=``, ``??=``, ``&&=``), ``globalThis.NAME =``,
+#: ``self.NAME =``, and ``Object.defineProperty(window, ...)``.
+_GLOBAL_SET = re.compile(
+    r"\b(?:window|globalThis|self)\s*\.\s*([A-Za-z_$][\w$]*)\s*(?:\|\||\?\?|&&)?=(?!=)"
+    r"|\b(?:window|globalThis|self)\s*\[[^\]]*\]\s*(?:\|\||\?\?|&&)?=(?!=)"
+    r"|Object\.definePropert(?:y|ies)\(\s*(?:window|globalThis|self)\b"
+)
+
+
+def _globals_set(code: str) -> set[str]:
+    return {match.group(1) or match.group(0) for match in _GLOBAL_SET.finditer(code)}
+
+
+def test_the_global_check_catches_other_globals():
+    assert _globals_set("window.dazDepthmapSend = {") == {"dazDepthmapSend"}
+    assert _globals_set("const ns = (window.dazDepthmap = window.dazDepthmap || {});") == {"dazDepthmap"}
+    assert _globals_set("window.x ||= 1; globalThis.y = 2; if (window.z === 3) {}") == {"x", "y"}
+    assert _globals_set("window['q'] = 1; Object.defineProperty(window, 'r', {})") != set()
+
+
+def test_client_scripts_define_no_globals_but_their_namespace():
+    for name, _, code in _client_scripts():
+        assert code.startswith("(function () {") and code.endswith("})();"), name
+        assert '"use strict";' in code, name
+        assert "window.dazDepthmap = window.dazDepthmap || {}" in code, name
+        assert _globals_set(code) == {"dazDepthmap"}, (name, _globals_set(code))
+
+
+def test_client_scripts_hold_no_copies_of_the_servers_band_limits(tab: Tab):
+    """The most levels (256) and the highest region number (359) come from the page: the band panel's element
+    carries them (data-total-levels, data-max-region), written from the server's constants."""
+    for name, text, _ in _client_scripts():
+        assert not re.search(r"(?<![\w.])(?:256|359)(?![\w.])", text), name
+    panel = str(_value(tab.component("bands").value))
+    assert re.search(rf'<div class="dazdm-bands"[^>]*\sdata-total-levels="{TOTAL_LEVELS}"', panel)
+    assert re.search(rf'<div class="dazdm-bands"[^>]*\sdata-max-region="{MAX_REGION}"', panel)
 
 
 def test_client_files_talk_through_events_not_each_others_functions():
-    """One concern per file: the histogram, the live path and the drawing never call each other's functions."""
-    folder = standalone.EXTENSION_ROOT / "javascript"
-    owners = {"live": "daz_depthmap_live.js", "histogramModel": "daz_depthmap_histogram_model.js"}
-    for path in sorted(folder.glob("daz_depthmap_*.js")):
-        code = path.read_text(encoding="utf-8")
-        for name, owner in owners.items():
-            if path.name not in (owner, "daz_depthmap_base.js") and name != "histogramModel":
-                assert f"ns.{name}." not in code and f"dazDepthmap.{name}." not in code, (path.name, name)
-        assert "dazDepthmap.histogram." not in code, path.name
+    """One concern per file: the histogram, the live path and the drawing never call each other's functions (the
+    accessors a file publishes are for tests and tools)."""
+    owners = {
+        "live": "daz_depthmap_live.js",
+        "bandPanel": "daz_depthmap_bands.js",
+        "histogramDraw": "daz_depthmap_histogram_draw.js",
+        "send": "daz_depthmap_send.js",
+    }
+    for name, _, code in _client_scripts():
+        for api, owner in owners.items():
+            if name not in (owner, "daz_depthmap_base.js"):
+                assert f"ns.{api}." not in code and f"dazDepthmap.{api}." not in code, (name, api)
+        assert "dazDepthmap.histogram." not in code, name
+
+
+def test_each_piece_of_a_tabs_state_has_one_owner():
+    """No shared per-tab bag: each file keeps its state to itself, and others learn it from the documented events
+    (the file view also through base's read-only dazDepthmap.viewOf)."""
+    scripts = {name: (text, code) for name, text, code in _client_scripts()}
+    for name, (_, code) in scripts.items():
+        assert "stateOf" not in code and "ns.state" not in code and "dazDepthmap.state" not in code, name
+        if name != "daz_depthmap_bands.js":  # the band plan and the Add split mode: the panel's
+            assert "bandState" not in code and ".addMode" not in code, name
+        if name != "daz_depthmap_live.js":  # the live requests: the live path's
+            assert "liveState" not in code and ".dirty" not in code and ".inFlight" not in code, name
+    header = scripts["daz_depthmap_base.js"][0].split("*/", 1)[0]
+    used = set()
+    for _, code in scripts.values():
+        used |= set(re.findall(r'"(dazdm:[\w-]+)"', code))
+    assert "dazdm:add-mode" in used
+    for event in used:
+        assert f" {event} " in header, f"{event} is not in the list of events (daz_depthmap_base.js)"
 
 
 # --------------------------------------------------------------------------------------------------------------

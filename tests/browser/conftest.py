@@ -149,12 +149,22 @@ def _open_tab(
         page.add_init_script(init_script)
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda message: _our_error(page, message))
     page.route("**/*", _stay_local)
     if not preview_route:  # as a server without the route answers (the live path falls back to gradio's event)
         page.route(f"**{PREVIEW_ROUTE}", lambda route: route.fulfill(status=404, body='{"detail": "Not Found"}'))
     page.goto(app.url + query)
     page.wait_for_selector(f"#{PREFIX}[data-dazdm-ready]", timeout=30_000)
+    if page.errors:  # a part of the tab that did not set up (the band panel without the server's limits, ...)
+        pytest.fail(f"the tab's scripts failed on the page: {page.errors}", pytrace=False)
     return page
+
+
+def _our_error(page: object, message: object) -> None:
+    """Our scripts' own errors (a setup that failed, caught so the other parts still run) count as page errors."""
+    text = message.text  # type: ignore[attr-defined]
+    if message.type == "error" and text.startswith("daz_depthmap:"):  # type: ignore[attr-defined]
+        page.errors.append(text)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
@@ -163,7 +173,8 @@ def open_tab() -> Callable[..., object]:
     tab rendered and our scripts set up (``init_script`` runs before the page's own scripts; ``preview_route``
     False: the page finds no preview route, as on a server without it).
 
-    JavaScript errors on the page are collected in ``page.errors``.
+    JavaScript errors on the page, and our scripts' own console errors, are collected in ``page.errors``; a
+    script whose setup failed fails the test here.
     """
     return _open_tab
 

@@ -39,15 +39,15 @@ def wait_preview_settled(page, timeout: float = 20_000) -> dict:
     """Wait until no live request is pending or on its way and the last answer is for the shown cutoff."""
     page.wait_for_function(
         """([p, sel]) => {
-            const s = dazDepthmap.state[p] && dazDepthmap.state[p].live;
-            if (!s || dazDepthmap.live.busy(p) || !s.lastReply) return false;
+            const s = dazDepthmap.live.status(p);
+            if (dazDepthmap.live.busy(p) || !s.lastReply) return false;
             const shown = parseFloat(document.querySelector(sel).value);
             return Math.abs(s.lastReply.far - shown) < 1e-6 * Math.max(1, Math.abs(shown));
         }""",
         arg=[P, NUMBER],
         timeout=timeout,
     )
-    return page.evaluate("(p) => dazDepthmap.state[p].live.lastReply", P)
+    return page.evaluate("(p) => dazDepthmap.live.status(p).lastReply", P)
 
 
 def wait_picture_replaced(page, before: str, selector: str = PREVIEW, timeout: float = 20_000) -> None:
@@ -144,7 +144,7 @@ def test_upload_shows_file_info_histogram_and_preview(page, artifacts: Path):
     assert page.locator(f"#{P}_files label").all_inner_texts() == [FILE]
     info = page.inner_text(f"#{P}_info")
     assert "1200 × 1200 px" in info and "channel Y" in info and "background px" in info
-    data = page.evaluate("(p) => dazDepthmap.stateOf(p).view", P)
+    data = page.evaluate("(p) => dazDepthmap.viewOf(p)", P)
     assert data["key"] == FILE and len(data["counts"]) >= 256
     assert 598 < data["farthest"] < 610 and 169 < data["nearest"] < 171
     # the canvas really has bars: many opaque pixels
@@ -176,7 +176,7 @@ def test_slider_drag_updates_preview_as_the_cutoff_says(page, truth, artifacts: 
     after = preview(page)
     page.screenshot(path=str(artifacts / "tab_after_drag.png"))
     report_latency(page, f"1200x1200, {events} slider input events")
-    sent = page.evaluate("(p) => dazDepthmap.state[p].live.seq", P)
+    sent = page.evaluate("(p) => dazDepthmap.live.status(p).seq", P)
     print(f"[latency] {events} slider input events became {sent} preview requests")
 
     assert 280 < far_a < 300 and 225 < far_b < 245
@@ -228,7 +228,7 @@ def test_histogram_click_sets_the_cutoff_to_the_clicked_depth(page, artifacts: P
     # the log toggle redraws without errors, and "Use suggestion" puts the suggestion back
     page.click(f"#{P} .dazdm-log")
     page.click(f"#{P} .dazdm-log")
-    suggestion = page.evaluate("(p) => dazDepthmap.stateOf(p).view.suggestion", P)
+    suggestion = page.evaluate("(p) => dazDepthmap.viewOf(p).suggestion", P)
     page.click(f"#{P} .dazdm-use-suggestion")
     assert cutoff(page) == pytest.approx(suggestion, abs=1e-6)
     assert wait_preview_settled(page)["far"] == pytest.approx(suggestion, abs=1e-6)
@@ -421,7 +421,7 @@ def test_live_preview_on_a_4096_image_reports_latency(browser, app, open_tab, bi
         events += drag_slider(page, 230, steps=40)
         if route:  # the route's last picture, before gradio's own update replaces it
             page.wait_for_function(
-                "(p) => { const s = dazDepthmap.state[p].live; return !s.inFlight && !s.dirty; }", arg=P
+                "(p) => { const s = dazDepthmap.live.status(p); return !s.inFlight && !s.dirty; }", arg=P
             )
             via_route = shown_picture(page, PREVIEW)
             assert page.get_attribute(PREVIEW, "src").startswith("blob:")
@@ -433,7 +433,7 @@ def test_live_preview_on_a_4096_image_reports_latency(browser, app, open_tab, bi
             assert not page.get_attribute(PREVIEW, "src").startswith("blob:")  # gradio's: data URL (3), file (4)
         kind = "preview route" if route else "gradio event (route disabled)"
         report_latency(page, f"4096x4096 through the {kind}, {events} slider input events")
-        sent = page.evaluate("(p) => dazDepthmap.state[p].live.seq", P)
+        sent = page.evaluate("(p) => dazDepthmap.live.status(p).seq", P)
         print(f"[latency] {events} slider input events became {sent} preview requests")
         assert not page.errors
     finally:
@@ -461,7 +461,7 @@ def test_a_render_slower_than_the_watchdog_still_ends_on_the_newest_cutoff(
         page.fill(NUMBER, "240")  # while 280 renders
         reply = wait_preview_settled(page, timeout=30_000)
         assert reply["far"] == pytest.approx(240)
-        sent = page.evaluate("(p) => dazDepthmap.state[p].live.seq", P)
+        sent = page.evaluate("(p) => dazDepthmap.live.status(p).seq", P)
         assert sent >= 3, "the newest value went out again after the slow answer (gradio dropped the resend)"
         png = saved_png(page, slow_app, png_reader, lambda: page.click(f"#{P}_save"))
         behind = valid & (depth > 245) & (depth < 275)
@@ -494,23 +494,23 @@ def test_a_cutoff_on_its_way_when_the_page_switches_files_lands_nowhere(
         page.wait_for_selector(PREVIEW, timeout=30_000)
         first_far = cutoff(page)
         page.locator(f"#{P}_files label", has_text=half).click()  # show the second file, then back to the first
-        page.wait_for_function("(p) => dazDepthmap.stateOf(p).view.key.startsWith('synthetic_daz_Y_half')", arg=P)
+        page.wait_for_function("(p) => dazDepthmap.viewOf(p).key.startsWith('synthetic_daz_Y_half')", arg=P)
         half_far = cutoff(page)
         page.locator(f"#{P}_files label", has_text=FILE).click()
-        page.wait_for_function("([p, k]) => dazDepthmap.stateOf(p).view.key === k", arg=[P, FILE])
+        page.wait_for_function("([p, k]) => dazDepthmap.viewOf(p).key === k", arg=[P, FILE])
         page.evaluate("() => { window.__delayPredict = 1500; }")  # the next live request travels 1.5 s
         page.fill(NUMBER, "233")
         page.wait_for_timeout(100)
         page.locator(f"#{P}_files label", has_text=half).click()  # the switch overtakes the request
         page.wait_for_timeout(3000)  # the request has arrived and been answered
-        assert page.evaluate("(p) => dazDepthmap.stateOf(p).view.key", P) == half
+        assert page.evaluate("(p) => dazDepthmap.viewOf(p).key", P) == half
         # what the server holds for each file shows when the page switches to it
         page.locator(f"#{P}_files label", has_text=FILE).click()
-        page.wait_for_function("([p, k]) => dazDepthmap.stateOf(p).view.key === k", arg=[P, FILE])
+        page.wait_for_function("([p, k]) => dazDepthmap.viewOf(p).key === k", arg=[P, FILE])
         page.wait_for_timeout(300)
         assert cutoff(page) == pytest.approx(first_far), "the first file did not take it after the switch"
         page.locator(f"#{P}_files label", has_text=half).click()
-        page.wait_for_function("([p, k]) => dazDepthmap.stateOf(p).view.key === k", arg=[P, half])
+        page.wait_for_function("([p, k]) => dazDepthmap.viewOf(p).key === k", arg=[P, half])
         page.wait_for_timeout(300)
         assert cutoff(page) == pytest.approx(half_far), "nor did the file shown when it arrived"
         assert not page.errors
@@ -526,7 +526,7 @@ def test_uploads_are_kept_once_and_a_closed_page_releases_its_files(browser, app
         page.set_input_files(f"#{P}_upload input[type=file]", str(shared_exr_dir / FILE))
         page.wait_for_selector(PREVIEW, timeout=30_000)
         # the page learns its session from the file view's change event, which gradio 4 runs after the update
-        page.wait_for_function("(p) => (dazDepthmap.state[p] || {}).view?.session", arg=P)
+        page.wait_for_function("(p) => dazDepthmap.viewOf(p)?.session", arg=P)
         mine = set(app.uploads()) - before
         assert len(mine) == 1 and next(iter(mine)).stat().st_size == (shared_exr_dir / FILE).stat().st_size
         assert not any(p.name == FILE for p in app.gradio_files()), "gradio's copies are gone"
@@ -546,7 +546,7 @@ def test_close_cutoffs_keep_their_labels_apart_and_the_axis_has_round_ticks(page
     page.fill(f"#{P}_near input", str(round(far - 3, 1)))
     wait_preview_settled(page)
     page.wait_for_timeout(100)
-    drawn = page.evaluate("(p) => dazDepthmap.state[p].draw", P)
+    drawn = page.evaluate("(p) => dazDepthmap.histogramDraw.drawn(p)", P)
     (far_x, far_w), (near_x, near_w) = drawn["labels"]["far"], drawn["labels"]["near"]
     assert near_x + near_w <= far_x or far_x + far_w <= near_x, drawn["labels"]
     page.locator(f"#{P} .dazdm-histo").screenshot(path=str(artifacts / "tab_histogram_close_cutoffs.png"))

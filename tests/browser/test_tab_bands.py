@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from daz_depthmap.bands.plan import MAX_REGION, TOTAL_LEVELS
 from daz_depthmap.bands.regions import region_colour
 from daz_depthmap.exr import read_depth
 from daz_depthmap.session.loaded import preview_indices
@@ -29,16 +30,16 @@ ROWS = f"#{P} .dazdm-bands-table tbody tr"
 def settled(page, timeout: float = 20_000) -> dict:
     """The server's answer to the newest live request, once nothing waits to be sent or is on its way."""
     page.wait_for_function(
-        """(p) => { const s = dazDepthmap.state[p] && dazDepthmap.state[p].live;
-                    return s && !dazDepthmap.live.busy(p) && s.lastReply && s.lastReply.seq === s.seq; }""",
+        """(p) => { const s = dazDepthmap.live.status(p);
+                    return !dazDepthmap.live.busy(p) && s.lastReply && s.lastReply.seq === s.seq; }""",
         arg=P,
         timeout=timeout,
     )
-    return page.evaluate("(p) => dazDepthmap.state[p].live.lastReply", P)
+    return page.evaluate("(p) => dazDepthmap.live.status(p).lastReply", P)
 
 
 def plan(page) -> dict:
-    return page.evaluate("(p) => dazDepthmap.state[p].bands.plan", P)
+    return page.evaluate("(p) => dazDepthmap.bandPanel.plan(p)", P)
 
 
 def picture(page) -> np.ndarray:
@@ -69,7 +70,7 @@ def page(browser, app, open_tab, artifacts: Path):
     page = open_tab(browser, app)
     page.set_input_files(f"#{P}_upload input[type=file]", str(SAMPLE))
     page.wait_for_selector(PREVIEW, timeout=30_000)
-    page.wait_for_function("(p) => dazDepthmap.state[p].bands && dazDepthmap.state[p].bands.plan", arg=P)
+    page.wait_for_function("(p) => dazDepthmap.bandPanel.plan(p)", arg=P)
     yield page
     assert not page.errors, f"JavaScript errors on the page: {page.errors}"
     page.close()
@@ -79,7 +80,7 @@ def test_suggest_bands_splits_between_the_figures(page, artifacts: Path):
     assert page.is_visible(f"#{P} .dazdm-bands-hint") and not page.is_visible(f"#{P} .dazdm-bands-table")
     page.evaluate(
         "(p) => { window.__replies = []; dazDepthmap.root(p).addEventListener('dazdm:reply', (e) => "
-        "window.__replies.push(e.detail)); }",
+        "window.__replies.push(e.detail.reply)); }",
         P,
     )
     page.click(f"#{P} .dazdm-bands-suggest")
@@ -91,6 +92,9 @@ def test_suggest_bands_splits_between_the_figures(page, artifacts: Path):
     assert len(bands["splits"]) == 1 and 210 < bands["splits"][0] < 330  # the auto cutoff leaves out the backdrop
     assert [b["region"] for b in bands["bands"]] == [0, 1]
     assert page.inner_text(f"#{P} .dazdm-bands-total") == "levels 256 / 256"
+    # the rows' limits are the server's, read from the panel (data-total-levels, data-max-region)
+    assert page.get_attribute(f"{ROWS} >> nth=0 >> .dazdm-band-levels", "max") == str(TOTAL_LEVELS)
+    assert page.get_attribute(f"{ROWS} >> nth=0 >> .dazdm-band-region", "max") == str(MAX_REGION)
     shares = page.locator(f"{ROWS} .dazdm-band-share").all_inner_texts()
     assert all(text.endswith("%") for text in shares)
     drawn = json.loads(page.get_attribute(f"#{P} .dazdm-histo-canvas", "data-splits"))
@@ -134,7 +138,7 @@ def test_typed_levels_lock_the_band_and_the_preview_follows(page, truth):
     assert [b["levels"] for b in bands] == [200, 56] and bands[0]["locked"] is True
     assert page.locator(f"{ROWS} .dazdm-band-lock").first.is_checked()
     grey = picture(page)[..., 0]
-    shown = page.evaluate("(p) => dazDepthmap.state[p].view", P)
+    shown = page.evaluate("(p) => dazDepthmap.viewOf(p)", P)
     rows, cols = preview_indices(*truth.shape)  # the full-resolution pixels the preview shows
     assert grey.shape == (len(rows), len(cols))
     depth = truth[np.ix_(rows, cols)]

@@ -77,12 +77,12 @@ def _drive(url: str, exr: Path, route: bool) -> dict[str, float]:
         _drag(page, 230)
         if route:
             page.wait_for_function(
-                f"() => {{ const s = dazDepthmap.state['{P}'].live; return !s.inFlight && !s.dirty; }}"
+                f"() => {{ const s = dazDepthmap.live.status('{P}'); return !s.inFlight && !s.dirty; }}"
             )
             assert page.get_attribute(PREVIEW, "src").startswith("blob:")
             via_route = shown_picture(page, PREVIEW)
         page.wait_for_function(
-            f"""() => {{ const s = dazDepthmap.state['{P}'].live;
+            f"""() => {{ const s = dazDepthmap.live.status('{P}');
                 return !dazDepthmap.live.busy('{P}') && s.lastReply &&
                     Math.abs(s.lastReply.far - parseFloat(document.querySelector('{NUMBER}').value)) < 1e-6; }}""",
             timeout=30_000,

@@ -81,8 +81,8 @@ def markdown_plain(text: str) -> str:
 
 def _page_step(name: str, **indexes: int) -> str:
     """The client function of a step: the page script's, or the inputs unchanged when the script is missing."""
-    call = f"dazDepthmapSend.{name}(args, {json.dumps(indexes)})"
-    return f"(...args) => (window.dazDepthmapSend ? {call} : args)"
+    call = f"window.dazDepthmap.send.{name}(args, {json.dumps(indexes)})"
+    return f"(...args) => (window.dazDepthmap && window.dazDepthmap.send ? {call} : args)"
 
 
 def _for_slot(handler: Callable[..., Updates], slot: int) -> Callable[..., Updates]:
