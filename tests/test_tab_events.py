@@ -725,3 +725,23 @@ def test_a_set_whose_normal_canvas_cannot_be_read_says_so_and_shows_its_depth(ta
     assert "figure-Canvas2-Normal.exr" in _plain(out["log"])
     assert out["preview_normal"]["visible"] is False and out["files"]["choices"] == ["figure"]
     assert _value(out["preview_depth"]) is not None  # the depth stays usable
+
+
+def test_uploads_after_a_remove_load_and_never_replace_a_file_still_loaded(tab: Tab, shared_exr_dir: Path):
+    """Issue 16 (6): after Remove of the last file every upload of the page failed; a re-upload after a removal was
+    stored over a file still loaded."""
+    tab.upload(shared_exr_dir / F32)
+    tab.run("remove", "click", tab.session)
+    out = tab.upload(shared_exr_dir / F32)
+    assert _plain(out["status"]) == "Loaded 1 file." and tab.ws.keys == [F32]
+    half = "synthetic_daz_Y_half_zip_1200.exr"
+    tab.upload(shared_exr_dir / half)
+    first = tab.ws.get(half).source
+    before = first.read_bytes()
+    tab.run("files", "input", tab.session, F32)
+    tab.run("remove", "click", tab.session)  # one file fewer: the old rule numbered the next upload like `first`
+    tab.upload(shared_exr_dir / F32, names=(half,))  # another file under the same name
+    assert len(tab.ws.keys) == 2 and first.read_bytes() == before
+    tab.run("files", "input", tab.session, half)
+    saved = tab.run("save", "click", tab.session)
+    assert "Wrote" in saved["status"], saved["status"]

@@ -56,6 +56,8 @@ class Session:
     last_used: float
     folder: Path | None = None
     upload_bytes: int = 0
+    #: uploads stored so far: numbers their stored names, which therefore only grow
+    uploads_made: int = 0
     #: a "Send to …" between its steps (see daz_depthmap.webui.send.depth); dropped when it expires
     pending: Any = None
     pending_until: float = 0.0
@@ -148,6 +150,10 @@ class SessionStore:
         """Take ownership of an uploaded file: it moves into the session's folder, and ``copies`` of it (the web
         framework's other temporary copies) are deleted. Returns the file's new path.
 
+        Stored names are numbered and only grow within a session (``001-a.exr``, ``002-b.exr``, ...), each created
+        exclusively: a new upload never takes the name of one still kept, even after a removal. The session's
+        folder is made again when it is gone.
+
         Raises
         ------
         UploadRefusedError
@@ -164,9 +170,12 @@ class SessionStore:
                         f"{name}: the server's room for uploads ({self.max_upload_bytes / 2**30:.1f} GiB) is full; "
                         "remove files you no longer need and try again"
                     )
-                folder = session.folder or self._new_folder(session)
-                target = folder / f"{len(list(folder.iterdir())) + 1:03d}-{safe_stem(name)[:60]}{_kept_suffix(name)}"
-                shutil.move(str(source), target)
+                target = self._reserve(session, name)
+                try:
+                    _move_into(source, target)
+                except BaseException:
+                    target.unlink(missing_ok=True)
+                    raise
                 session.upload_bytes += size
                 return target
         finally:
@@ -174,10 +183,14 @@ class SessionStore:
                 _unlink(Path(leftover))
 
     def forget_upload(self, session: Session, path: Path) -> None:
-        """Delete one of the session's uploads (a removed file)."""
+        """Delete one of the session's uploads (a removed file); the session's folder stays."""
         if session.folder is not None and path.parent == session.folder and path.is_file():
             size = path.stat().st_size
-            _unlink(path)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:  # another process may hold it (Windows): it stays, nothing breaks
+                log.info("daz_depthmap: could not delete %s (%s)", path, exc)
+                return
             session.upload_bytes = max(0, session.upload_bytes - size)
 
     def release(self, token: Any, why: str = "when the page was closed") -> bool:
@@ -223,13 +236,28 @@ class SessionStore:
     def _upload_total(self) -> int:
         return sum(s.upload_bytes for s in self._sessions.values())
 
-    def _new_folder(self, session: Session) -> Path:
+    def _folder(self, session: Session) -> Path:
+        """The session's upload folder, made (again) when it does not exist."""
         if self._root is None:
             self._root = Path(tempfile.mkdtemp(prefix="daz_depthmap-uploads-"))
-        folder = self._root / session.token
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = session.folder or self._root / session.token
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         session.folder = folder
         return folder
+
+    def _reserve(self, session: Session, name: str) -> Path:
+        """A new, empty file in the session's folder for an upload called ``name``, under a number never used
+        before in this session (created exclusively: a file that is there already is never taken)."""
+        folder = self._folder(session)
+        stem = safe_stem(name)[:60]
+        while True:
+            session.uploads_made += 1
+            target = folder / f"{session.uploads_made:03d}-{stem}{_kept_suffix(name)}"
+            try:
+                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600))
+            except FileExistsError:
+                continue
+            return target
 
     def _evict(self, keep: str | None, extra_upload: int = 0) -> None:
         now = self.clock()
@@ -274,6 +302,14 @@ def _unlink(path: Path) -> None:
             parent.rmdir()
     except OSError as exc:  # another process may hold it (Windows): it stays, nothing breaks
         log.info("daz_depthmap: could not delete %s (%s)", path, exc)
+
+
+def _move_into(source: Path, target: Path) -> None:
+    """Move ``source`` onto ``target`` (the empty file reserved for it): a rename, or a copy across file systems."""
+    try:
+        os.replace(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _trim_heap() -> None:
