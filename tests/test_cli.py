@@ -637,3 +637,31 @@ def test_bands_and_regions_on_a_real_blender_file(shared_exr_dir, tmp_path, png_
     from daz_depthmap.bands.regions import region_colour
 
     assert colours - {(0, 0, 0)} == {region_colour(n) for n in range(len(colours) - 1)}  # 0, 1, 2... no holes
+
+
+def test_a_full_disk_in_a_second_run_leaves_the_first_runs_set_whole(two_figures, tmp_path, monkeypatch):
+    """Issue 16 (8): the outputs were renamed one by one, so a failure on test.png left the first run's test.png
+    beside the second run's depth, mask and regions, and said only `[Errno 28] No space left on device`."""
+    out_dir = tmp_path / "out"
+    args = (two_figures, "--mask", "--bands", "auto", "--regions", "--test_colours", "--out_dir", out_dir)
+    status, _, err = run(*args, "--depth_cutoff", "auto")
+    assert status == 0, err
+    before = {p.name: digest(p) for p in out_dir.iterdir()}
+    assert len(before) == 4
+    real = os.replace
+    calls = []
+
+    def full_on_the_fourth(src, dst):
+        calls.append(dst)
+        if len(calls) == 4:
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", full_on_the_fourth)
+    status, out, err = run(*args, "--depth_cutoff", "500")
+    monkeypatch.undo()
+    assert status == 1 and out == ""
+    assert {p.name: digest(p) for p in out_dir.iterdir()} == before
+    line = err.strip()
+    assert "\n" not in line and "could not write two.test.png: No space left on device" in line
+    assert "nothing of the set was written" in line and "two.depth.png" in line
