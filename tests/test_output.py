@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from daz_depthmap.output.names import StemClaims, output_paths, safe_stem
-from daz_depthmap.output.png import encode_png, save_outputs, write_atomic
+from daz_depthmap.output.png import NameTakenError, encode_png, save_outputs, write_atomic, write_set, write_set_named
 
 RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
@@ -248,3 +249,38 @@ def test_a_symlinked_output_is_replaced_without_touching_what_it_points_to(tmp_p
     save_outputs(_a_set(tmp_path / "out", 10)[:1])
     assert elsewhere.read_bytes() == b"not ours"
     assert not (tmp_path / "out" / "scene.depth.png").is_symlink()
+
+
+def test_a_name_another_writer_takes_meanwhile_moves_the_set_to_the_next_stem(tmp_path, monkeypatch):
+    """Names are taken exclusively: a file created between the check and the rename is never replaced."""
+    real = os.link
+    raced = []
+
+    def another_writer_first(source, target, **kwargs):
+        if str(target).endswith("scene.mask.png") and not raced:
+            raced.append(target)
+            Path(target).write_bytes(b"the other writer's")
+        return real(source, target, **kwargs)
+
+    monkeypatch.setattr(os, "link", another_writer_first)
+    files = [(".depth.png", b"depth"), (".mask.png", b"mask")]
+    written = write_set_named(tmp_path, "scene", files, (), lambda path: False)
+    monkeypatch.undo()
+    assert [p.name for p in written] == ["scene-2.depth.png", "scene-2.mask.png"]
+    assert _contents(tmp_path) == {
+        "scene-2.depth.png": b"depth",
+        "scene-2.mask.png": b"mask",
+        "scene.mask.png": b"the other writer's",
+    }
+
+
+def test_a_named_set_skips_names_it_may_not_replace_and_replaces_those_it_may(tmp_path):
+    (tmp_path / "scene.mask.png").write_bytes(b"not mine")
+    (tmp_path / "scene-2.depth.png").write_bytes(b"mine")
+    files = [(".depth.png", b"new depth"), (".mask.png", b"new mask")]
+    written = write_set_named(tmp_path, "scene", files, (), lambda path: path.name == "scene-2.depth.png")
+    assert [p.name for p in written] == ["scene-2.depth.png", "scene-2.mask.png"]
+    assert (tmp_path / "scene.mask.png").read_bytes() == b"not mine"
+    with pytest.raises(NameTakenError):
+        write_set([(tmp_path / "scene.mask.png", b"x")], may_replace=lambda path: False)
+    assert (tmp_path / "scene.mask.png").read_bytes() == b"not mine"

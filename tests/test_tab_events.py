@@ -745,3 +745,32 @@ def test_uploads_after_a_remove_load_and_never_replace_a_file_still_loaded(tab: 
     tab.run("files", "input", tab.session, half)
     saved = tab.run("save", "click", tab.session)
     assert "Wrote" in saved["status"], saved["status"]
+
+
+def test_two_pages_saving_files_of_one_name_keep_each_others_outputs(loaded: Tab, shared_exr_dir: Path):
+    """Issue 16 (7): two sessions that each saved their own scene.exr were both told "Wrote scene.depth.png", and
+    the second replaced the first's file."""
+    stem = F32.removesuffix(".exr")
+    first = loaded.run("save", "click", loaded.session)
+    mine = loaded.ctx.output_dir / f"{stem}.depth.png"
+    assert _plain(first["status"]).startswith(f"Wrote {stem}.depth.png to ") and "⚠" not in first["status"]
+    kept = mine.read_bytes()
+    other = Tab(loaded.blocks, loaded.ctx)  # another page of the same server
+    other.upload(shared_exr_dir / F32)
+    other.live(seq=1, far=250.0, near=None)
+    theirs = other.run("save", "click", other.session)
+    told = _plain(theirs["status"])
+    assert told.startswith(f"Wrote {stem}-2.depth.png to "), told
+    assert f"⚠ {stem}.depth.png in that folder is not this file's own earlier output" in told
+    assert f"saved as {stem}-2.depth.png instead" in told
+    assert mine.read_bytes() == kept
+    assert (
+        Path(theirs["depth_file"]["value"]).read_bytes() == (loaded.ctx.output_dir / f"{stem}-2.depth.png").read_bytes()
+    )
+    again = loaded.run("save", "click", loaded.session)  # the same page again: its own file, replaced
+    assert _plain(again["status"]).startswith(f"Wrote {stem}.depth.png to ") and "⚠" not in again["status"]
+    recipe = other.run("export_recipe", "click", other.session)
+    assert _plain(recipe["status"]).startswith(f"Wrote the recipe {stem}.recipe.json")
+    recipe = loaded.run("export_recipe", "click", loaded.session)
+    assert _plain(recipe["status"]).startswith(f"Wrote the recipe {stem}-2.recipe.json")
+    assert "not this file's own earlier output" in recipe["status"]

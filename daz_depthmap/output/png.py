@@ -87,6 +87,11 @@ def encode_png(image: np.ndarray) -> bytes:
     return b"".join((_PNG_SIGNATURE, _png_chunk(b"IHDR", header), *idat, _png_chunk(b"IEND", b"")))
 
 
+class NameTakenError(FileExistsError):
+    """A set not written because a name it needs is another's: a file it may not replace is there, or another
+    writer took a free name first (what was written of the set was taken back)."""
+
+
 class SetNotWrittenError(OSError):
     """A set of files that could not be written; its message names the file that failed, why, and what became of
     every file of the set. ``errno`` is the failure's (28 for a full disk)."""
@@ -125,9 +130,10 @@ def write_set(
     failed and what became of the others (an interrupt is raised again as it came).
 
     Paths in ``protect`` (the inputs) are never overwritten. ``may_replace`` says which existing files may be
-    replaced (``None``: any); with it, any other existing target refuses the whole set with ``FileExistsError``
-    before anything is written, and names that are free are taken exclusively: a file another writer creates
-    there meanwhile is never replaced (``FileExistsError`` then too, after the set was taken back).
+    replaced (``None``: any); with it, any other existing target refuses the whole set with
+    :class:`NameTakenError` before anything is written, and names that are free are taken exclusively: a file
+    another writer creates there meanwhile is never replaced (:class:`NameTakenError` then too, after the set was
+    taken back).
     """
     targets = [Path(path) for path, _ in files]
     _refuse_protected(targets, protect)
@@ -143,7 +149,7 @@ def write_set(
             if _exists(target):
                 existed.add(target)
                 if may_replace is not None and not may_replace(target):
-                    raise _Taken(errno.EEXIST, f"{target.name} exists and is not to be replaced", str(target))
+                    raise NameTakenError(errno.EEXIST, "another's file has this name", str(target))
         for target, (_, data) in zip(targets, files, strict=True):
             current = target
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -155,20 +161,13 @@ def write_set(
         stuck = _take_back(steps)
         for temp in temps:
             _discard(temp)
-        if not isinstance(exc, OSError) or isinstance(exc, _Taken):
+        if not isinstance(exc, OSError) or isinstance(exc, NameTakenError) and not stuck:
             raise
-        message = _set_message(targets, existed, current, exc, stuck)
-        if isinstance(exc, FileExistsError) and not stuck:
-            raise FileExistsError(errno.EEXIST, message, str(current)) from None
-        raise SetNotWrittenError(message, exc) from None
+        raise SetNotWrittenError(_set_message(targets, existed, current, exc, stuck), exc) from None
     for step in steps:
         if step.kept is not None:
             _discard(step.kept)
     return targets
-
-
-class _Taken(FileExistsError):
-    """A target that exists and may not be replaced (said before anything is written)."""
 
 
 def _exists(path: Path) -> bool:
@@ -253,15 +252,18 @@ def _link(source: Path, link: Path) -> bool:
 
 
 def _place_new(temp: Path, target: Path) -> None:
-    """Rename ``temp`` to ``target``, which must not exist (``FileExistsError`` when it does by now)."""
-    if _link(temp, target):
-        _discard(temp)
-        return
-    if os.name == "nt":
-        os.rename(temp, target)  # never replaces on Windows
-        return
-    # a POSIX file system without hard links: an empty file claims the name, then the data replaces it
-    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    """Rename ``temp`` to ``target``, which must not exist (:class:`NameTakenError` when it does by now)."""
+    try:
+        if _link(temp, target):
+            _discard(temp)
+            return
+        if os.name == "nt":
+            os.rename(temp, target)  # never replaces on Windows
+            return
+        # a POSIX file system without hard links: an empty file claims the name, then the data replaces it
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except FileExistsError:
+        raise NameTakenError(errno.EEXIST, "another writer took this name meanwhile", str(target)) from None
     try:
         os.replace(temp, target)
     except BaseException:
@@ -302,8 +304,8 @@ def _set_message(
             f"the output name {failed.name!r} ({len(failed.name)} characters) is too long for this file system; "
             "shorten the input's name"
         )
-    elif isinstance(exc, FileExistsError):
-        problem = f"{failed.name} was created by someone else meanwhile"
+    elif isinstance(exc, NameTakenError):
+        problem = f"{failed.name} was created by another writer meanwhile"
     else:
         problem = f"could not write {failed.name}: {exc.strerror or exc}"
     if len(targets) == 1 and not stuck:
@@ -339,3 +341,48 @@ def save_outputs(
     the paths written. A failure to encode, to write or to rename any of them leaves the folder as it was."""
     encoded = [(path, encode_png(image)) for path, image in outputs]
     return write_set(encoded, protect, may_replace)
+
+
+#: :func:`write_set_named` tries the stem, then ``stem-2`` ... ``stem-N`` up to this N.
+MAX_STEM_NUMBER = 999
+
+
+def write_set_named(
+    folder: str | os.PathLike[str],
+    stem: str,
+    files: Sequence[tuple[str, bytes]],
+    protect: Iterable[str | os.PathLike[str]],
+    may_replace: Callable[[Path], bool],
+) -> list[Path]:
+    """Write ``files`` (``(suffix, data)``) into ``folder`` as one set named ``stem`` + suffix, replacing no file
+    but those ``may_replace`` allows: under the first of ``stem``, ``stem-2``, ``stem-3``, ... whose names are all
+    free or replaceable. Names are taken exclusively (see :func:`write_set`): when another writer takes one
+    first, the set goes to the next stem. Returns the paths written."""
+    folder = Path(folder)
+    protect = list(protect)
+    for number in range(1, MAX_STEM_NUMBER + 1):
+        name = stem if number == 1 else f"{stem}-{number}"
+        paths = [folder / f"{name}{suffix}" for suffix, _ in files]
+        try:
+            if any(_exists(path) and not may_replace(path) for path in paths):
+                continue
+        except OSError:
+            pass  # a name the file system refuses: write_set says so in words
+        try:
+            return write_set([(path, data) for path, (_, data) in zip(paths, files, strict=True)], protect,
+                             may_replace)  # fmt: skip
+        except NameTakenError:
+            continue
+    raise OSError(f"{stem}: the names {stem}, {stem}-2 ... {stem}-{MAX_STEM_NUMBER} are all taken in {folder}")
+
+
+def save_outputs_named(
+    folder: str | os.PathLike[str],
+    stem: str,
+    outputs: Iterable[tuple[str, np.ndarray]],
+    protect: Iterable[str | os.PathLike[str]],
+    may_replace: Callable[[Path], bool],
+) -> list[Path]:
+    """Encode every ``(suffix, image)``, then write them as one set with :func:`write_set_named`."""
+    encoded = [(suffix, encode_png(image)) for suffix, image in outputs]
+    return write_set_named(folder, stem, encoded, protect, may_replace)

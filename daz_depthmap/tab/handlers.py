@@ -23,14 +23,11 @@ from ..output.names import (
     DEPTH_SUFFIX,
     MASK_SUFFIX,
     NORMAL_SUFFIX,
-    RECIPE_SUFFIX,
     REGIONS_SUFFIX,
-    output_path,
 )
-from ..output.png import write_atomic
 from ..render.pipeline import window_warnings
-from ..render.recipe import RecipeError, recipe_from_json, recipe_to_json
-from ..session.batch import recipe_of, with_recipe, write_all, write_shown
+from ..render.recipe import RecipeError, recipe_from_json
+from ..session.batch import recipe_of, taken_note, with_recipe, write_all, write_recipe, write_shown
 from ..session.canvas_set import beauty_preview, normal_preview
 from ..session.live import live_update, parse_request
 from ..session.loaded import Preview, round_to_step
@@ -405,29 +402,26 @@ class TabHandlers:
     def on_save(self, token: Any) -> Updates:
         session, out = self.open(token)
         ws = session.workspace
-        written = write_shown(ws.require_shown(), self.ctx.output_dir, ws.protected())
-        depth = next(p for p in written if p.name.endswith(DEPTH_SUFFIX))
-        mask = next((p for p in written if p.name.endswith(MASK_SUFFIX)), None)
-        regions = next((p for p in written if p.name.endswith(REGIONS_SUFFIX)), None)
-        normal = next((p for p in written if p.name.endswith(NORMAL_SUFFIX)), None)
-        beauty = next((p for p in written if p.name.endswith(BEAUTY_SUFFIX)), None)
+        saved = ws.require_shown()
+        written = write_shown(saved, self.ctx.output_dir, ws.protected())
         ui = self.ui
+        slots = {DEPTH_SUFFIX: ui.depth_file, MASK_SUFFIX: ui.mask_file, REGIONS_SUFFIX: ui.regions_file,
+                 NORMAL_SUFFIX: ui.normal_file, BEAUTY_SUFFIX: ui.beauty_file}  # fmt: skip
+        found = {suffix: next((p for p in written if p.name.endswith(suffix)), None) for suffix in slots}
+        copies = {slots[s]: path for s, path in found.items() if path is not None}
         shown = ws.require_shown()
-        warnings = window_warnings(shown.file.window(shown.params))
+        note = taken_note(saved, written)
+        warnings = [*([note] if note else []), *window_warnings(shown.file.window(shown.params))]
         message = f"Wrote {', '.join(p.name for p in written)} to {self.ctx.output_dir}"
         told = self.tell(session, [], message)
         if warnings:
             warned = self.tell(session, warnings)
             told = {**warned, ui.status: told[ui.status] + "  \n" + warned[ui.status]}
-        return {
-            **out,
-            ui.depth_file: compat.update(value=str(depth), visible=True),
-            ui.mask_file: compat.update(value=str(mask) if mask else None, visible=mask is not None),
-            ui.regions_file: compat.update(value=str(regions) if regions else None, visible=regions is not None),
-            ui.normal_file: compat.update(value=str(normal) if normal else None, visible=normal is not None),
-            ui.beauty_file: compat.update(value=str(beauty) if beauty else None, visible=beauty is not None),
-            **told,
+        offered = {
+            slot: compat.update(value=str(copies[slot]) if slot in copies else None, visible=slot in copies)
+            for slot in slots.values()
         }
+        return {**out, **offered, **told}
 
     def on_process_all(self, token: Any, how: str = PROCESS_CHOICES[0], progress: Any = None) -> Updates:
         """Write every loaded file, each with its own settings or all with the recipe of the file shown."""
@@ -450,7 +444,7 @@ class TabHandlers:
             items = [with_recipe(s, recipe) for s in items]
         warnings = [f"{s.file.name}: {w}" for s in items for w in window_warnings(s.file.window(s.params))]
         told = self.tell(session, [], message)
-        issues = [*result.errors, *warnings]
+        issues = [*result.errors, *result.notes, *warnings]
         if issues:
             warned = self.tell(session, issues)
             told = {**warned, self.ui.status: told[self.ui.status] + "  \n" + warned[self.ui.status]}
@@ -463,10 +457,12 @@ class TabHandlers:
         """Write the shown file's recipe (cutoffs, options, bands as mapped) next to its PNGs, to download."""
         session, out = self.open(token)
         shown = session.workspace.require_shown()
-        text = recipe_to_json(recipe_of(shown))
-        path = output_path(shown.file.name, RECIPE_SUFFIX, self.ctx.output_dir, shown.stem)
-        written = write_atomic(path, text.encode("utf-8"), session.workspace.protected())
+        written = write_recipe(shown, self.ctx.output_dir, session.workspace.protected())
         told = self.tell(session, [], f"Wrote the recipe {written.name} to {self.ctx.output_dir}")
+        note = taken_note(shown, [written])
+        if note:
+            warned = self.tell(session, [note])
+            told = {**warned, self.ui.status: told[self.ui.status] + "  \n" + warned[self.ui.status]}
         return {**out, self.ui.recipe_file: compat.update(value=str(written), visible=True), **told}
 
     def on_import_recipe(self, token: Any, upload: Any) -> Updates:
