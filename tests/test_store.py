@@ -183,3 +183,22 @@ def test_a_stored_name_taken_by_a_stray_file_is_skipped_not_replaced(clock: Cloc
     stray.write_bytes(b"stray")
     second = store.adopt(session, _upload_bytes(tmp_path, "a.exr", b"a2"), "a.exr")
     assert second != stray and stray.read_bytes() == b"stray" and second.read_bytes() == b"a2"
+
+
+def test_download_copies_go_when_no_session_offers_them_any_more(clock: Clock, tmp_path: Path):
+    store = SessionStore(Workspace, clock=clock)
+    one, two = store.open(None).session, store.open(None).session
+    copies = {}
+    for name in ("a", "b", "shared"):
+        copies[name] = tmp_path / "cache" / name / f"{name}.depth.png"
+        copies[name].parent.mkdir(parents=True)
+        copies[name].write_bytes(b"png")
+    store.offer_downloads(one, "save", [copies["a"], copies["shared"]])
+    store.offer_downloads(two, "save", [copies["shared"]])
+    store.offer_downloads(one, "save", [copies["b"]])  # the page offers others now
+    assert not copies["a"].exists() and not copies["a"].parent.exists()
+    assert copies["shared"].is_file(), "the other session still offers the same copy"
+    store.release(two.token)
+    assert not copies["shared"].exists() and copies["b"].is_file()
+    store.close()
+    assert not copies["b"].exists()

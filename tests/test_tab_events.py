@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -103,7 +104,8 @@ def _value(update: object) -> object:
 
 
 @pytest.fixture
-def tab(tmp_path: Path) -> Iterator[Tab]:
+def tab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tab]:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio-cache"))  # its download copies, read when built
     ctx = _with_store(
         TabContext(output_dir=tmp_path / "outputs", defaults=DepthParams(depth_cutoff="auto"), elem_prefix=P)
     )
@@ -285,9 +287,14 @@ def test_save_writes_full_resolution_pngs_and_offers_them_for_download(loaded: T
     loaded.run("mask", "input", loaded.session, False, True, False, 1, "8-bit")
     out = loaded.run("save", "click", loaded.session)
     depth_path, mask_path = Path(out["depth_file"]["value"]), Path(out["mask_file"]["value"])
-    assert depth_path.parent == loaded.ctx.output_dir and out["mask_file"]["visible"] is True
+    assert out["mask_file"]["visible"] is True
     assert png_reader(depth_path).shape == (1200, 1200) and png_reader(mask_path).max() == 255
     assert "Wrote" in out["status"]
+    for offered in (depth_path, mask_path):  # a copy of the saved file, only this page knows where
+        saved = loaded.ctx.output_dir / offered.name
+        assert (
+            offered.parent.parent == Path(os.environ["GRADIO_TEMP_DIR"]) and saved.read_bytes() == offered.read_bytes()
+        )
 
 
 def test_process_all_writes_every_file_with_its_options_and_reports_progress(loaded: Tab, shared_exr_dir, png_reader):
@@ -774,3 +781,26 @@ def test_two_pages_saving_files_of_one_name_keep_each_others_outputs(loaded: Tab
     recipe = loaded.run("export_recipe", "click", loaded.session)
     assert _plain(recipe["status"]).startswith(f"Wrote the recipe {stem}-2.recipe.json")
     assert "not this file's own earlier output" in recipe["status"]
+
+
+def test_download_copies_go_when_replaced_when_the_page_goes_and_when_the_server_stops(
+    loaded: Tab, shared_exr_dir: Path
+):
+    """Issue 16 (9): gradio's download copies of each saved map piled up and outlived the server."""
+    cache = Path(os.environ["GRADIO_TEMP_DIR"])
+    first = Path(loaded.run("save", "click", loaded.session)["depth_file"]["value"])
+    loaded.run("mask", "input", loaded.session, False, True, False, 1, "16-bit")
+    second = loaded.run("save", "click", loaded.session)
+    offered = [Path(second[name]["value"]) for name in ("depth_file", "mask_file")]
+    assert not first.exists() and not first.parent.exists(), "a page's earlier download copy goes"
+    assert all(p.is_file() for p in offered)
+    recipe = Path(loaded.run("export_recipe", "click", loaded.session)["recipe_file"]["value"])
+    assert recipe.is_file() and all(p.is_file() for p in offered)
+    other = Tab(loaded.blocks, loaded.ctx)
+    other.upload(shared_exr_dir / F32)
+    kept = Path(other.run("save", "click", other.session)["depth_file"]["value"])
+    assert loaded.sessions.release(loaded.session)
+    assert not any(p.exists() for p in [*offered, recipe]) and kept.is_file()
+    loaded.sessions.close()  # the server stops
+    assert not kept.exists() and not [p for p in cache.rglob("*") if p.is_file()]
+    assert len(list(loaded.ctx.output_dir.iterdir())) == 4, "the saved files themselves stay"

@@ -4,8 +4,8 @@ gradio 3 keeps every session's ``gr.State`` for as long as the server runs and k
 long-running WebUI would grow without end. The tab's ``gr.State`` therefore holds only an unguessable token; the
 :class:`SessionStore` holds each token's workspace, owns one copy of each file uploaded into it (gradio's own
 copies are deleted), and evicts sessions that went unused too long or that do not fit the memory and disk budgets,
-oldest use first — deleting their uploads with them. A user who comes back to an evicted session is told why and
-what to do. The token also addresses a session from an HTTP route.
+oldest use first — deleting their uploads and the download copies of their outputs with them. A user who comes
+back to an evicted session is told why and what to do. The token also addresses a session from an HTTP route.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ class Session:
     upload_bytes: int = 0
     #: uploads stored so far: numbers their stored names, which therefore only grow
     uploads_made: int = 0
+    #: the download copies its page offers, by what they are ("save", "recipe"): deleted when replaced or released
+    downloads: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     #: a "Send to …" between its steps (see daz_depthmap.webui.send.depth); dropped when it expires
     pending: Any = None
     pending_until: float = 0.0
@@ -193,6 +195,16 @@ class SessionStore:
                 return
             session.upload_bytes = max(0, session.upload_bytes - size)
 
+    def offer_downloads(self, session: Session, kind: str, copies: Iterable[Path]) -> None:
+        """The download copies of the session's outputs its page offers now as ``kind`` (``"save"``,
+        ``"recipe"``): copies the web framework made for this page alone. The ones it offered before as ``kind``
+        are deleted, and all of them when the session is released or the store closed (a copy another session
+        offers too, of the same bytes, stays until that one lets it go)."""
+        with self._lock:
+            before = session.downloads.get(kind, ())
+            session.downloads[kind] = tuple(Path(p) for p in copies)
+            self._delete_downloads(set(before) - set(session.downloads[kind]))
+
     def release(self, token: Any, why: str = "when the page was closed") -> bool:
         """Evict one session now (its page was closed); ``True`` when there was one."""
         with self._lock:
@@ -209,7 +221,8 @@ class SessionStore:
             self._evict(keep=None)
 
     def close(self) -> None:
-        """Evict every session and delete the uploads folder (the server stops, or the WebUI reloads its UI)."""
+        """Evict every session and delete the uploads folder and the download copies (the server stops, or the
+        WebUI reloads its UI)."""
         with self._lock:
             for session in list(self._sessions.values()):
                 self._drop(session, "when the server restarted")
@@ -288,7 +301,21 @@ class SessionStore:
         session.pending = None
         if session.folder is not None:
             shutil.rmtree(session.folder, ignore_errors=True)
+        offered = {path for copies in session.downloads.values() for path in copies}
+        session.downloads = {}
+        self._delete_downloads(offered)
         log.info("daz_depthmap: released a session %s", why)
+
+    def _delete_downloads(self, paths: set[Path]) -> None:
+        """Delete download copies no live session offers, with the folder the framework made for each."""
+        offered = {path for s in self._sessions.values() for copies in s.downloads.values() for path in copies}
+        for path in paths - offered:
+            try:
+                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # a folder of its own (gradio: <cache>/<sha1>/NAME), if empty
+                    path.parent.rmdir()
+            except OSError as exc:  # held open by a download still running (Windows): it stays
+                log.info("daz_depthmap: could not delete %s (%s)", path, exc)
 
 
 def _unlink(path: Path) -> None:

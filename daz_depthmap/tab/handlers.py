@@ -408,7 +408,7 @@ class TabHandlers:
         slots = {DEPTH_SUFFIX: ui.depth_file, MASK_SUFFIX: ui.mask_file, REGIONS_SUFFIX: ui.regions_file,
                  NORMAL_SUFFIX: ui.normal_file, BEAUTY_SUFFIX: ui.beauty_file}  # fmt: skip
         found = {suffix: next((p for p in written if p.name.endswith(suffix)), None) for suffix in slots}
-        copies = {slots[s]: path for s, path in found.items() if path is not None}
+        copies = self.downloads(session, "save", {slots[s]: path for s, path in found.items() if path is not None})
         shown = ws.require_shown()
         note = taken_note(saved, written)
         warnings = [*([note] if note else []), *window_warnings(shown.file.window(shown.params))]
@@ -422,6 +422,15 @@ class TabHandlers:
             for slot in slots.values()
         }
         return {**out, **offered, **told}
+
+    def downloads(self, session: Session, kind: str, files: dict[Any, Path]) -> dict[Any, Path]:
+        """Copies of a session's saved ``files`` (by the File component that offers each) for its page to download,
+        in gradio's cache under a folder named by their bytes' hash: known to this page alone, and deleted when
+        the page offers others of this ``kind``, when the session ends, and when the server stops. The files in
+        the outputs folder are never handed to gradio (the standalone app blocks that folder from its file route)."""
+        copies = {slot: compat.download_copy(slot, path) for slot, path in files.items()}
+        self.sessions.offer_downloads(session, kind, [c for slot, c in copies.items() if c != files[slot]])
+        return copies
 
     def on_process_all(self, token: Any, how: str = PROCESS_CHOICES[0], progress: Any = None) -> Updates:
         """Write every loaded file, each with its own settings or all with the recipe of the file shown."""
@@ -458,12 +467,13 @@ class TabHandlers:
         session, out = self.open(token)
         shown = session.workspace.require_shown()
         written = write_recipe(shown, self.ctx.output_dir, session.workspace.protected())
+        copy = self.downloads(session, "recipe", {self.ui.recipe_file: written})[self.ui.recipe_file]
         told = self.tell(session, [], f"Wrote the recipe {written.name} to {self.ctx.output_dir}")
         note = taken_note(shown, [written])
         if note:
             warned = self.tell(session, [note])
             told = {**warned, self.ui.status: told[self.ui.status] + "  \n" + warned[self.ui.status]}
-        return {**out, self.ui.recipe_file: compat.update(value=str(written), visible=True), **told}
+        return {**out, self.ui.recipe_file: compat.update(value=str(copy), visible=True), **told}
 
     def on_import_recipe(self, token: Any, upload: Any) -> Updates:
         """Map the shown file with an uploaded recipe: its cutoffs, options and bands (levels as saved)."""
