@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -455,6 +456,27 @@ def test_a_cutoff_at_or_before_the_nearest_depth_writes_a_black_map_and_says_so(
     assert png_reader(daz_exr.with_name("figure.depth.png")).max() == 0
     status, _, err = run(daz_exr, "--depth_cutoff", "300", "-q")
     assert status == 0 and err == "", "an ordinary cutoff says nothing"
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize(("near", "far"), [(10, 20), (-5, 100), (100, "nearest")])
+def test_recipe_cutoffs_before_every_depth_write_a_black_map_and_say_so(
+    daz_exr, tmp_path, png_reader, compress, near, far
+):
+    """Issue 16: the flag warned, the same window from a recipe (both cutoffs given) did not, and with compress_map
+    its map was white."""
+    nearest = float(raw_depth(daz_exr)[np.isfinite(raw_depth(daz_exr))].min())
+    recipe = tmp_path / "behind.json"
+    cutoffs = {"near_cutoff": near, "depth_cutoff": nearest if far == "nearest" else far}
+    recipe.write_text(json.dumps({"format": "daz-depthmap-recipe", "version": 1, "cutoffs": cutoffs,
+                                  "options": {"compress_map": compress}}))  # fmt: skip
+    status, out, err = run(daz_exr, "--recipe", recipe)
+    assert status == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("figure.exr: warning: the far cutoff ")
+    assert f"(the nearest is {nearest:g}): the whole map is black" in lines[0]
+    assert png_reader(daz_exr.with_name("figure.depth.png")).max() == 0
+    assert "bands" not in out, "a recipe without bands is one band, not said as bands"
 
 
 def test_a_python_without_the_bindings_is_told_how_to_get_them(tmp_path, daz_exr, python_runner):

@@ -116,7 +116,7 @@ def _depth_parts(made: DepthOutputs) -> list[str]:
         parts.append(f"{stats.invalid_count} background px")
     if result.suggestion is not None:
         parts.append(f"auto: {result.suggestion.reason}")
-    if plan is not None:
+    if plan is not None and len(plan.bands) > 1:  # a recipe without bands has one: the plain map
         splits = ", ".join(f"{split:g}" for split in plan.splits)
         levels = ", ".join(str(band.levels) for band in plan.bands)
         parts.append(f"{len(plan.bands)} bands split at {splits} ({levels} levels)")
