@@ -380,6 +380,17 @@ def test_negative_seed_and_pixel_limit_are_usage_errors(daz_exr, capsys):
     assert "--max-pixels" in capsys.readouterr().err
 
 
+def test_cutoffs_no_exr_depth_reaches_are_usage_errors(daz_exr, capsys):
+    """Issue 16: ±1e308 overflowed the window and wrote an all-black map without a word."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(daz_exr), "--depth_cutoff", "1e308"])
+    assert exit_info.value.code == 2
+    assert "--depth_cutoff/--depth-cutoff: expected a depth an EXR can hold" in capsys.readouterr().err
+    status, out, err = run(daz_exr, "--near_cutoff=-1e308")
+    assert status == 2 and out == "" and err.startswith("error: near_cutoff: expected a depth an EXR can hold")
+    assert not daz_exr.with_name("figure.depth.png").exists()
+
+
 def test_two_inputs_with_one_output_name_do_not_overwrite_each_other(tmp_path, daz_exr, png_reader):
     """The tab's rule: the first input keeps its name, another with the same one (any case) gets "-2"."""
     other = tmp_path / "other"

@@ -35,7 +35,7 @@ from ..bands.colours import parse_colour
 from ..bands.plan import MAX_REGION, TOTAL_LEVELS, Band, BandPlan, check_window, level_problem
 from ..depth.mapping import DepthRanks, DepthStats, DepthWindow, depth_window
 from ..exr import DepthImage
-from ..params import BITS, DepthParams
+from ..params import BITS, DepthParams, cutoff_problem
 from .pipeline import DepthMap, render
 
 RECIPE_FORMAT = "daz-depthmap-recipe"
@@ -267,9 +267,17 @@ def _object(data: object, path: str, known: tuple[str, ...], what: str) -> Mappi
 def _depth(value: object, path: str, nullable: bool, hint: str = "") -> float | None:
     if value is None and nullable:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or isinstance(value, float)
+        and not math.isfinite(value)
+    ):
         expected = "a number or null" if nullable else "a depth number"
         raise RecipeError(path, f"expected {expected}{hint}, got {_show(value)}")
+    problem = cutoff_problem(value)
+    if problem is not None:
+        raise RecipeError(path, problem)
     return float(value)
 
 
