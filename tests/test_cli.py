@@ -698,3 +698,43 @@ def test_a_full_disk_in_a_second_run_leaves_the_first_runs_set_whole(two_figures
     line = err.strip()
     assert "\n" not in line and "could not write two.test.png: No space left on device" in line
     assert "nothing of the set was written" in line and "two.depth.png" in line
+
+
+RECIPE_TEXT = '{"format": "daz-depthmap-recipe", "version": 1, "cutoffs": {"depth_cutoff": 300}}'
+
+
+def test_a_recipe_saved_with_a_byte_order_mark_is_read(two_figures, tmp_path):
+    """Issue 16: Notepad writes UTF-8 with a BOM; such a recipe was refused."""
+    recipe = tmp_path / "notepad.json"
+    recipe.write_bytes(b"\xef\xbb\xbf" + RECIPE_TEXT.encode())
+    status, _, err = run(two_figures, "--recipe", recipe, "-q")
+    assert status == 0 and err == "", err
+
+
+def test_a_deeply_nested_recipe_is_a_usage_error_in_one_line(two_figures, tmp_path, python_runner):
+    """Issue 16: `--recipe deep.json` printed a 25-line traceback and exited 1."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 20000 + "]" * 20000)
+    proc = python_runner(["-m", "daz_depthmap", two_figures, "--recipe", deep])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"error: --recipe {deep}: not a recipe: nested too deeply", proc.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="named pipes and /dev/zero")
+def test_a_recipe_that_is_a_pipe_or_a_device_is_refused_at_once(two_figures, tmp_path, python_runner):
+    """Issue 16: `--recipe` on a FIFO blocked forever; on /dev/zero it read until MemoryError."""
+    pipe = tmp_path / "recipe.json"
+    os.mkfifo(pipe)
+    for source in (pipe, Path("/dev/zero")):
+        proc = python_runner(["-m", "daz_depthmap", two_figures, "--recipe", source], timeout=30)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert (
+            proc.stderr.strip() == f"error: --recipe {source}: not a regular file (a pipe or a device?): not a recipe"
+        )
+
+
+def test_a_recipe_larger_than_any_recipe_is_refused_unread(two_figures, tmp_path):
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (2 << 20) + RECIPE_TEXT.encode())
+    status, _, err = run(two_figures, "--recipe", big)
+    assert status == 2 and err.strip() == f"error: --recipe {big}: larger than 1024 KiB: not a recipe"

@@ -170,6 +170,12 @@ def test_text_that_is_not_a_recipe():
         recipe_from_json("[1, 2]")
     with pytest.raises(ValueError, match="a recipe holds depths"):
         Recipe(DepthParams(depth_cutoff="auto"))
+    with pytest.raises(RecipeError, match="^not a recipe: nested too deeply$"):
+        recipe_from_json("[" * 20000 + "]" * 20000)
+    with pytest.raises(RecipeError, match="^not a recipe: nested too deeply$"):
+        recipe_from_json('{"format": ' + "[" * 20000 + "]" * 20000 + "}")
+    bom = "\ufeff" + recipe_to_json(Recipe())
+    assert recipe_from_json(bom) == Recipe()
 
 
 def frames():

@@ -669,6 +669,14 @@ def test_recipe_export_then_import_into_another_file(two: Tab, tmp_path: Path):
     broken.write_text('{"format": "daz-depthmap-recipe", "version": 9}')
     out = two.run("import_recipe", "upload", two.session, SimpleNamespace(name=str(broken), orig_name="broken.json"))
     assert _plain(out["status"]).startswith("⚠ broken.json: ") and "version" in out["status"]
+    notepad = tmp_path / "upload" / "notepad.json"  # UTF-8 with a byte order mark, as Notepad saves it
+    notepad.write_bytes(b"\xef\xbb\xbf" + recipe.read_bytes())
+    out = two.run("import_recipe", "upload", two.session, SimpleNamespace(name=str(notepad), orig_name="notepad.json"))
+    assert "Mapped with the recipe notepad.json" in _plain(out["status"])
+    deep = tmp_path / "upload" / "deep.json"
+    deep.write_text("[" * 20000 + "]" * 20000)
+    out = two.run("import_recipe", "upload", two.session, SimpleNamespace(name=str(deep), orig_name="deep.json"))
+    assert _plain(out["status"]) == "⚠ deep.json: not a recipe: nested too deeply"
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from ..output.png import write_atomic
 from ..params import OPTIONS, DepthParams
 from ..printable import shown_name
 from ..render.job import Job
-from ..render.recipe import RecipeError, freeze_recipe, recipe_from_json, recipe_to_json
+from ..render.recipe import freeze_recipe, read_recipe_file, recipe_to_json
 from .batch import batch_items, problem_line, process_item
 from .options import add_max_pixels_argument, add_option
 
@@ -246,14 +246,10 @@ def _recipe_job(args: argparse.Namespace, params: DepthParams) -> tuple[DepthPar
     if given:
         raise ValueError(f"--recipe sets the cutoffs, options and bands: leave out {', '.join(given)}")
     try:
-        text = args.recipe.read_text(encoding="utf-8")
+        recipe = read_recipe_file(args.recipe)
     except OSError as exc:
         raise OSError(f"--recipe {shown_name(str(args.recipe))}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"--recipe {shown_name(str(args.recipe))}: not a text file") from None
-    try:
-        recipe = recipe_from_json(text)
-    except RecipeError as exc:
+    except ValueError as exc:  # RecipeError too
         raise ValueError(f"--recipe {shown_name(str(args.recipe))}: {exc}") from None
     return recipe.params, recipe.plan
 

@@ -26,7 +26,7 @@ from ..output.names import (
     REGIONS_SUFFIX,
 )
 from ..render.pipeline import window_warnings
-from ..render.recipe import RecipeError, recipe_from_json
+from ..render.recipe import read_recipe_file
 from ..session.batch import recipe_of, taken_note, with_recipe, write_all, write_recipe, write_shown
 from ..session.canvas_set import beauty_preview, normal_preview
 from ..session.live import live_update, parse_request
@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 
 Updates = dict[Any, Any]
 
-#: An uploaded recipe larger than this is refused unread (a real one is a few KiB).
-MAX_RECIPE_BYTES = 1 << 20
 #: Side of the normal map legend, in pixels.
 LEGEND_SIDE = 120
 
@@ -483,12 +481,9 @@ class TabHandlers:
             return out
         name = files[0].name
         try:
-            if files[0].path.stat().st_size > MAX_RECIPE_BYTES:
-                raise ValueError(f"larger than {MAX_RECIPE_BYTES // 1024} KiB: not a recipe")
-            recipe = recipe_from_json(files[0].path.read_text(encoding="utf-8"))
-        except (RecipeError, ValueError, OSError) as exc:
-            problem = "not UTF-8 text: not a recipe" if isinstance(exc, UnicodeDecodeError) else str(exc)
-            return {**out, **self.tell(session, [f"{name}: {problem}"])}
+            recipe = read_recipe_file(files[0].path)
+        except (ValueError, OSError) as exc:  # RecipeError too
+            return {**out, **self.tell(session, [f"{name}: {exc}"])}
         finally:
             for item in files:
                 for path in (item.path, *item.copies):
