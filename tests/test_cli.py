@@ -738,3 +738,20 @@ def test_a_recipe_larger_than_any_recipe_is_refused_unread(two_figures, tmp_path
     big.write_bytes(b" " * (2 << 20) + RECIPE_TEXT.encode())
     status, _, err = run(two_figures, "--recipe", big)
     assert status == 2 and err.strip() == f"error: --recipe {big}: larger than 1024 KiB: not a recipe"
+
+
+def test_recipe_labels_reach_the_terminal_escaped_and_short(two_figures, tmp_path):
+    """Issue 16: a shared recipe's labels were printed raw: escape sequences reached the terminal, and a 50 MB
+    label became a 50 MB line."""
+    hostile, long = "\x1b[2J\x1b[31mred\u202e", "y" * 100_000
+    recipe = tmp_path / "shared.json"
+    recipe.write_text(json.dumps({
+        "format": "daz-depthmap-recipe", "version": 1, "cutoffs": {"depth_cutoff": 500, "near_cutoff": 140},
+        "bands": [{"end": 265, "levels": 150, "label": hostile, "region": 0},
+                  {"end": None, "levels": 106, "label": long, "region": 1}],
+    }))  # fmt: skip
+    status, out, err = run(two_figures, "--recipe", recipe, "--regions")
+    assert status == 0, err
+    (line,) = out.splitlines()
+    assert "\x1b" not in out and "\u202e" not in out and len(line) < 600
+    assert "0 \\x1b[2J\\x1b[31mred\\u202e" in line and f"1 {'y' * 60}…" in line

@@ -15,7 +15,7 @@ from ..canvas.sets import CanvasGrouping, CanvasSet
 from ..exr import DepthReadError, NoDepthChannelError
 from ..output.names import output_path, stem_of
 from ..output.png import save_outputs
-from ..printable import shown_name
+from ..printable import shown_label, shown_name
 from ..render.job import DepthOutputs, Job, JobFiles, JobResult, Source, band_lines, run_job
 from ..render.pipeline import DepthMap
 
@@ -122,7 +122,7 @@ def _depth_parts(made: DepthOutputs) -> list[str]:
         parts.append(f"{len(plan.bands)} bands split at {splits} ({levels} levels)")
     if made.regions is not None:
         regions = made.regions
-        named = [f"{r.number} {r.label}" for r in regions.regions if r.label != f"region {r.number}"]
+        named = [f"{r.number} {shown_label(r.label)}" for r in regions.regions if r.label != f"region {r.number}"]
         parts.append(f"{len(regions.regions)} regions" + (f" ({', '.join(named)})" if named else ""))
         parts.extend(regions.notes)
     return parts
