@@ -20,13 +20,17 @@ def shown_name(name: str) -> str:
     return name
 
 
+def one_line(text: str) -> str:
+    """A message as one line: what a terminal would act on (a line break from a name that reached it unquoted, an
+    escape sequence) written as Python escapes it."""
+    return "".join(_escaped(c) if unicodedata.category(c) in _UNSHOWN else c for c in text)
+
+
 def shown_label(label: str, limit: int = LABEL_CHARS) -> str:
     """A label from a file or a user (a band's) as a one-line message shows it: characters a terminal would act on
     (escape sequences, line breaks, bidirectional overrides) written as Python escapes them, and no more than
     ``limit`` characters of the label, the rest said as ``…``."""
-    cut = label[:limit]
-    shown = "".join(_escaped(c) if unicodedata.category(c) in _UNSHOWN else c for c in cut)
-    return shown + ("…" if len(label) > limit else "")
+    return one_line(label[:limit]) + ("…" if len(label) > limit else "")
 
 
 def _escaped(c: str) -> str:

@@ -755,3 +755,24 @@ def test_recipe_labels_reach_the_terminal_escaped_and_short(two_figures, tmp_pat
     (line,) = out.splitlines()
     assert "\x1b" not in out and "\u202e" not in out and len(line) < 600
     assert "0 \\x1b[2J\\x1b[31mred\\u202e" in line and f"1 {'y' * 60}…" in line
+
+
+def test_a_name_with_a_line_break_keeps_the_summary_on_one_quoted_line(tmp_path, daz_exr):
+    """Issue 16: the error lines quoted such a name, the summary line did not (its output names split it)."""
+    source = tmp_path / "two\nlines.exr"
+    shutil.copyfile(daz_exr, source)
+    status, out, err = run(source, daz_exr, "--depth_cutoff", "histo")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "== 'two\\nlines.exr'"
+    summary = next(line for line in lines if line.startswith("[1/2] "))
+    assert summary.startswith("[1/2] 'two\\nlines.exr': channel ")
+    assert summary.endswith("-> 'two\\nlines.depth.png'")
+    assert not any(line.startswith("lines") for line in lines)
+    assert source.with_name("two\nlines.depth.png").is_file()
+    scene = tmp_path / "sc\nene-Canvas2-Depth.exr"
+    shutil.copyfile(daz_exr, scene)
+    status, out, err = run(scene, "--normal")
+    assert status == 0, err
+    assert len(out.splitlines()) == 1 and len(err.splitlines()) == 1, err
+    assert err.startswith("'sc\\nene': warning: no normal map") and "\\n" in err

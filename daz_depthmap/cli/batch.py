@@ -208,7 +208,7 @@ def process_item(
     depth = made.depth
     if depth is not None and depth.advice:
         if several:
-            print(f"== {depth.image.name}", file=out)
+            print(f"== {shown_name(depth.image.name)}", file=out)
         counts = depth.band_counts
         extra = band_lines(depth.plan, counts, depth.window) if depth.plan is not None and counts is not None else []
         print("\n".join([*depth.advice, *extra]), file=out)
@@ -222,5 +222,5 @@ def process_item(
         warnings.append(made.normal_missing)
     written = save_outputs(outputs, protect)
     summary = ("; " if item.is_set else ", ").join(_sections(item, job, made))
-    return FileReport(f"{summary} -> {', '.join(p.name for p in written)}", warnings,
+    return FileReport(f"{summary} -> {', '.join(shown_name(p.name) for p in written)}", warnings,
                       depth.plan if depth else None, depth.map if depth else None)  # fmt: skip

@@ -42,7 +42,7 @@ from ..exr.library_output import native_stderr_silenced
 from ..output.names import StemClaims
 from ..output.png import write_atomic
 from ..params import OPTIONS, DepthParams
-from ..printable import shown_name
+from ..printable import one_line, shown_name
 from ..render.job import Job
 from ..render.recipe import freeze_recipe, read_recipe_file, recipe_to_json
 from .batch import batch_items, problem_line, process_item
@@ -304,22 +304,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         prefix = f"[{number}/{len(items)}] {name}" if len(items) > 1 else name
         if item.refused:
             failed += 1
-            print(f"{prefix}: error: {item.refused}", file=err)
+            print(one_line(f"{prefix}: error: {item.refused}"), file=err)
             continue
         folder = args.out_dir if args.out_dir is not None else item.path.parent
         owner = ("set", item.path.resolve()) if item.is_set else item.path.resolve()
         stem = claims.claim(item.stem, owner, folder)
         for conflict in item.files.conflicts if item.files is not None else ():
-            print(f"{prefix}: warning: {conflict}", file=err)
+            print(one_line(f"{prefix}: warning: {conflict}"), file=err)
         try:
             with native_stderr_silenced():  # OpenEXR's C library prints per bad chunk: this process is ours
                 report = process_item(item, job, args.out_dir, args.max_pixels, out, paths, stem, len(paths) > 1)
         except Exception as exc:  # every failure is one line, and the batch goes on
             failed += 1
-            print(f"{prefix}: error: {problem_line(exc, item.is_set)}", file=err)
+            print(one_line(f"{prefix}: error: {problem_line(exc, item.is_set)}"), file=err)
             continue
         for warning in report.warnings:
-            print(f"{prefix}: warning: {warning}", file=err)
+            print(one_line(f"{prefix}: warning: {warning}"), file=err)
         if args.save_recipe is not None and report.result is not None and not saved_recipe:
             recipe = freeze_recipe(params, report.plan or BandPlan(), report.result.window)
             try:
@@ -327,10 +327,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
                 saved_recipe = True
                 print(f"{prefix}: recipe saved to {shown_name(str(args.save_recipe))}", file=out)
             except OSError as exc:
-                print(f"{prefix}: error: recipe not saved: {exc}", file=err)
+                print(one_line(f"{prefix}: error: recipe not saved: {exc}"), file=err)
         if not args.quiet:
-            renamed = f" (renamed: another input in this run writes {item.stem}.*)" if stem != item.stem else ""
-            print(f"{prefix}: {report.summary}{renamed}", file=out)
+            renamed = (
+                f" (renamed: another input in this run writes {shown_name(item.stem)}.*)" if stem != item.stem else ""
+            )
+            print(one_line(f"{prefix}: {report.summary}{renamed}"), file=out)
     if len(items) > 1 and not args.quiet:
         done = len(items) - failed
         sets = sum(item.is_set for item in items)
