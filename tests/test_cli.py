@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 import pytest
+from PIL import Image
 
 from daz_depthmap.cli.main import main
 from daz_depthmap.depth.histogram import suggest_cutoff
@@ -776,3 +777,54 @@ def test_a_name_with_a_line_break_keeps_the_summary_on_one_quoted_line(tmp_path,
     assert status == 0, err
     assert len(out.splitlines()) == 1 and len(err.splitlines()) == 1, err
     assert err.startswith("'sc\\nene': warning: no normal map") and "\\n" in err
+
+
+def test_ctrl_c_stops_with_one_line_and_exit_130(daz_exr, tmp_path, monkeypatch):
+    """Issue 16: Ctrl+C printed a 25-line traceback."""
+    from daz_depthmap.cli import main as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    second = tmp_path / "second.exr"
+    shutil.copyfile(daz_exr, second)
+    calls = []
+    real = cli.process_item
+    monkeypatch.setattr(
+        cli, "process_item", lambda *a, **k: interrupted() if calls else calls.append(1) or real(*a, **k)
+    )
+    status, out, err = run(daz_exr, second, "--out_dir", tmp_path / "out")
+    assert status == 130
+    assert err == "interrupted after 1 of 2 inputs; no output is left half-written\n"
+    assert out.startswith("[1/2] figure.exr: ") and len(out.splitlines()) == 1
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process")
+def test_ctrl_c_in_a_real_batch_leaves_only_whole_outputs(daz_exr, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    inputs = []
+    for i in range(40):
+        inputs.append(tmp_path / f"frame{i:02d}.exr")
+        shutil.copyfile(daz_exr, inputs[-1])
+    out_dir = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    args = [sys.executable, "-m", "daz_depthmap", *map(str, inputs), "--mask", "--out_dir", str(out_dir)]
+    child = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().startswith("[1/40] ")
+    child.send_signal(signal.SIGINT)
+    rest, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert re.fullmatch(r"interrupted after \d+ of 40 inputs; no output is left half-written\n", err), err
+    written = sorted(out_dir.iterdir())
+    assert not [p for p in written if p.name.startswith(".")], "no temporary file is left"
+    for path in written:
+        with Image.open(path) as image:  # every output there is whole
+            image.load()
+    stems = {p.name.split(".")[0] for p in written}
+    assert all((out_dir / f"{stem}.depth.png").exists() and (out_dir / f"{stem}.mask.png").exists() for stem in stems)

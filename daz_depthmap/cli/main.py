@@ -24,12 +24,14 @@ without ``--normal_from_depth``) is a warning, not a failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import math
 import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -265,14 +267,40 @@ def _out_dir_problem(out_dir: Path | None) -> str | None:
     return None
 
 
+#: The exit status after Ctrl+C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+
+@dataclass
+class _Done:
+    """How far a batch got: items finished (written or failed) of all."""
+
+    items: int = 0
+    total: int = 0
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the command line; returns the exit status (0 all written, 1 some file or set failed, 2 bad usage).
+    """Run the command line; returns the exit status (0 all written, 1 some file or set failed, 2 bad usage, 130
+    interrupted).
 
     stdout carries only what was asked for (summaries, histogram advice); every problem is one line on stderr, and
-    OpenEXR's own output is kept out of both.
+    OpenEXR's own output is kept out of both. Ctrl+C stops at once with one line saying how far the batch got: the
+    set being written is taken back whole (outputs are written all or nothing), so nothing half-written is left.
     """
     out = out or sys.stdout
     err = err or sys.stderr
+    done = _Done()
+    try:
+        return _run(argv, out, err, done)
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):
+            out.flush()
+        far = f" after {done.items} of {done.total} inputs" if done.total else ""
+        print(f"interrupted{far}; no output is left half-written", file=err)
+        return INTERRUPTED
+
+
+def _run(argv: Sequence[str] | None, out: TextIO, err: TextIO, done: _Done) -> int:
     args = build_parser().parse_args(argv)
     try:
         params = DepthParams(**{option.name: getattr(args, option.name) for option in OPTIONS})
@@ -296,10 +324,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     paths = [Path(f) for f in args.files]
     items = batch_items(paths, group_canvases(paths))
     failed = 0
+    done.total = len(items)
     started = time.perf_counter()
     claims = StemClaims()  # two inputs whose outputs would share a name: the second's get "-2"
     saved_recipe = False
     for number, item in enumerate(items, 1):
+        done.items = number - 1
         name = shown_name(item.name)
         prefix = f"[{number}/{len(items)}] {name}" if len(items) > 1 else name
         if item.refused:
