@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from daz_depthmap.output.names import StemClaims, output_paths, safe_stem
+from daz_depthmap.output.names import STEM_BYTES, StemClaims, output_paths, safe_stem
 from daz_depthmap.output.png import NameTakenError, encode_png, save_outputs, write_atomic, write_set, write_set_named
 
 RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
@@ -85,7 +85,17 @@ def test_safe_stem_never_leaves_its_folder(name):
     assert ".." not in stem
     assert not stem.startswith((".", " ")) and not stem.endswith((".", " "))
     assert stem.split(".")[0].upper() not in RESERVED
-    assert len(stem) <= 130
+    assert len(stem) <= 130 and len(stem.encode("utf-8")) <= STEM_BYTES
+
+
+@pytest.mark.parametrize("character", ["漢", "é", "\U00020000"])
+def test_safe_stem_keeps_a_name_of_many_byte_characters_within_the_file_systems_limit(tmp_path, character):
+    """Issue 16: 120 CJK characters made a 360-byte stem, and Save failed "too long" (255 bytes at most)."""
+    stem = safe_stem(character * 300 + ".exr")
+    assert len(stem.encode("utf-8")) <= STEM_BYTES and set(stem) == {character}
+    assert len(stem.encode("utf-8")) > STEM_BYTES - 4, "cut on a character boundary, as close to the budget as it goes"
+    written = save_outputs([(tmp_path / f"{stem}-999.regions.png", np.zeros((2, 2), np.uint8))])
+    assert written[0].is_file()
 
 
 def test_encode_png_round_trips_8_and_16_bit(tmp_path):

@@ -812,3 +812,15 @@ def test_download_copies_go_when_replaced_when_the_page_goes_and_when_the_server
     loaded.sessions.close()  # the server stops
     assert not kept.exists() and not [p for p in cache.rglob("*") if p.is_file()]
     assert len(list(loaded.ctx.output_dir.iterdir())) == 4, "the saved files themselves stay"
+
+
+def test_a_file_named_in_many_byte_characters_saves(tab: Tab, shared_exr_dir: Path):
+    """Issue 16: stems were cut at 120 characters, not bytes: a CJK name the file system takes (83 characters, 253
+    bytes) gave a 249-byte stem, and Save failed "too long"."""
+    name = "深" * 83 + ".exr"
+    assert len(name.encode("utf-8")) == 253
+    tab.upload(shared_exr_dir / F32, names=(name,))
+    out = tab.run("save", "click", tab.session)
+    assert _plain(out["status"]).startswith("Wrote 深"), out["status"]
+    (saved,) = tab.ctx.output_dir.iterdir()
+    assert len(saved.name.encode("utf-8")) <= 255 and saved.name.endswith(".depth.png")

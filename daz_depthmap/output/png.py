@@ -300,9 +300,10 @@ def _set_message(
 ) -> str:
     """What went wrong writing a set, and what became of each of its files."""
     if _name_too_long(exc):
+        size = len(failed.name.encode("utf-8", errors="surrogateescape"))
+        length = f"{len(failed.name)} characters" + (f", {size} bytes" if size != len(failed.name) else "")
         problem = (
-            f"the output name {failed.name!r} ({len(failed.name)} characters) is too long for this file system; "
-            "shorten the input's name"
+            f"the output name {failed.name!r} ({length}) is too long for this file system; shorten the input's name"
         )
     elif isinstance(exc, NameTakenError):
         problem = f"{failed.name} was created by another writer meanwhile"

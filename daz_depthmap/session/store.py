@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..canvas.beauty import IMAGE_SUFFIXES
-from ..output.names import safe_stem
+from ..output.names import cut_to_bytes, safe_stem
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ class SessionStore:
         """A new, empty file in the session's folder for an upload called ``name``, under a number never used
         before in this session (created exclusively: a file that is there already is never taken)."""
         folder = self._folder(session)
-        stem = safe_stem(name)[:60]
+        stem = cut_to_bytes(safe_stem(name)[:60], 120)
         while True:
             session.uploads_made += 1
             target = folder / f"{session.uploads_made:03d}-{stem}{_kept_suffix(name)}"
