@@ -12,5 +12,8 @@ except ModuleNotFoundError as exc:  # a Python without the project's packages: s
         file=sys.stderr,
     )
     sys.exit(2)
+except KeyboardInterrupt:  # Ctrl+C while the packages load: as main() says it
+    print("interrupted; no output is left half-written", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -134,6 +134,18 @@ def build_app(files: Sequence[str | os.PathLike[str]] = (), ctx: TabContext | No
     return blocks
 
 
+def blocked_paths(output_dir: str | os.PathLike[str]) -> list[str]:
+    """What gradio's file route (``/file=``) must not serve: the outputs folder, as given and resolved.
+
+    It holds every user's saved maps, and gradio serves any file below the working folder (gradio 3) to any client
+    that names it; a page downloads its own maps through copies in gradio's cache instead (see the tab's
+    handlers). Folders named by ``GRADIO_BLOCKED_PATHS`` stay blocked too (a launch argument replaces that
+    variable in gradio 4)."""
+    given = [item.strip() for item in os.environ.get("GRADIO_BLOCKED_PATHS", "").split(",") if item.strip()]
+    ours = [os.path.abspath(output_dir), str(Path(output_dir).resolve())]
+    return list(dict.fromkeys([*given, *ours]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m daz_depthmap.app",
@@ -202,7 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     inject_client_files(blocks, *page_additions())
     print(f"DAZ depth map: http://{args.host}:{args.port}/  (outputs go to {Path(args.out_dir).resolve()})")
     app, _, _ = blocks.launch(
-        server_name=args.host, server_port=args.port, show_api=False, quiet=True, prevent_thread_lock=True
+        server_name=args.host,
+        server_port=args.port,
+        show_api=False,
+        quiet=True,
+        prevent_thread_lock=True,
+        blocked_paths=blocked_paths(args.out_dir),
     )
     access = ApiAccess(True, ApiAccess.parse_credentials(args.api_auth), max_pixels=args.max_pixels)
     app.include_router(build_router(lambda: ctx.sessions, access))

@@ -16,6 +16,26 @@ Cutoff = Union[float, Literal["histo", "auto"], None]
 #: Depth values at or above this are renderer sentinels for "no hit" (Blender writes 1e10).
 SENTINEL_DEPTH = 1e9
 
+#: The largest depth (in size) a cutoff may name: the largest float32, the widest value an EXR's depth holds. Within
+#: it the window's width (up to twice this) is still a finite float64; ±1e308 made it overflow into a black map.
+MAX_CUTOFF = 3.4028234663852886e38
+
+
+def cutoff_problem(value: float) -> str | None:
+    """Why a number cannot be a cutoff (not finite, or larger in size than :data:`MAX_CUTOFF`), or ``None``."""
+    expected = f"expected a depth an EXR can hold (at most {MAX_CUTOFF:.3g} either side of 0)"
+    try:
+        number = float(value)
+    except OverflowError:  # a whole number beyond any float (JSON allows one)
+        digits = int(abs(int(value)).bit_length() * math.log10(2)) + 1
+        return f"{expected}, got a whole number of about {digits} digits"
+    if not math.isfinite(number):
+        return f"expected a finite number, got {number}"
+    if abs(number) > MAX_CUTOFF:
+        return f"{expected}, got {number:g}"
+    return None
+
+
 #: Images larger than this many pixels are refused before decoding (configurable).
 DEFAULT_MAX_PIXELS = 100_000_000
 
@@ -207,8 +227,10 @@ class DepthParams:
             raise ValueError(f"bits must be 8 or 16, not {self.bits}")
         for name in ("depth_cutoff", "near_cutoff"):
             value = getattr(self, name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, not {value}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                problem = cutoff_problem(value)
+                if problem is not None:
+                    raise ValueError(f"{name}: {problem}")
         if self.seed is not None and not (0 <= self.seed <= SEED_MAX):
             raise ValueError(f"the noise seed must be a whole number from 0 to 2**63-1, not {self.seed}")
         if isinstance(self.depth_cutoff, str) and self.depth_cutoff not in ("histo", "auto"):
@@ -232,17 +254,24 @@ def parse_cutoff(text: str | float | None) -> Cutoff:
     ValueError
         With a message fit for the user when the text is neither.
     """
-    if text is None or isinstance(text, (int, float)):
-        return None if text is None else float(text)
-    word = text.strip().lower()
-    if word in ("histo", "auto"):
-        return word  # type: ignore[return-value]
-    try:
-        value = float(word)
-    except ValueError:
-        raise ValueError(f"expected a number, 'histo' or 'auto', got {text!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"expected a finite number, got {text!r}")
+    if text is None:
+        return None
+    if isinstance(text, (int, float)):
+        problem = cutoff_problem(text)
+        if problem is not None:
+            raise ValueError(problem)
+        value = float(text)
+    else:
+        word = text.strip().lower()
+        if word in ("histo", "auto"):
+            return word  # type: ignore[return-value]
+        try:
+            value = float(word)
+        except ValueError:
+            raise ValueError(f"expected a number, 'histo' or 'auto', got {text!r}") from None
+    problem = cutoff_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -290,7 +319,13 @@ def _option_value(option: Option, value: Any) -> Any:
         raise ValueError(f"option {name!r} must be one of {choices}, not {value!r}")
     elif kind == "float":
         if number:
-            return float(value)
+            problem = cutoff_problem(value) if name in ("depth_cutoff", "near_cutoff") else None
+            if problem is not None:
+                raise ValueError(f"option {name!r}: {problem}")
+            try:
+                return float(value)
+            except OverflowError:
+                raise ValueError(f"option {name!r} must be a finite number, not {value!r}") from None
     elif isinstance(value, str):
         return value
     expected = {"cutoff": "a number, 'histo' or 'auto'", "bool": "true or false", "int": "a whole number"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 import pytest
+from PIL import Image
 
 from daz_depthmap.cli.main import main
 from daz_depthmap.depth.histogram import suggest_cutoff
@@ -379,6 +381,17 @@ def test_negative_seed_and_pixel_limit_are_usage_errors(daz_exr, capsys):
     assert "--max-pixels" in capsys.readouterr().err
 
 
+def test_cutoffs_no_exr_depth_reaches_are_usage_errors(daz_exr, capsys):
+    """Issue 16: ±1e308 overflowed the window and wrote an all-black map without a word."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(daz_exr), "--depth_cutoff", "1e308"])
+    assert exit_info.value.code == 2
+    assert "--depth_cutoff/--depth-cutoff: expected a depth an EXR can hold" in capsys.readouterr().err
+    status, out, err = run(daz_exr, "--near_cutoff=-1e308")
+    assert status == 2 and out == "" and err.startswith("error: near_cutoff: expected a depth an EXR can hold")
+    assert not daz_exr.with_name("figure.depth.png").exists()
+
+
 def test_two_inputs_with_one_output_name_do_not_overwrite_each_other(tmp_path, daz_exr, png_reader):
     """The tab's rule: the first input keeps its name, another with the same one (any case) gets "-2"."""
     other = tmp_path / "other"
@@ -455,6 +468,27 @@ def test_a_cutoff_at_or_before_the_nearest_depth_writes_a_black_map_and_says_so(
     assert png_reader(daz_exr.with_name("figure.depth.png")).max() == 0
     status, _, err = run(daz_exr, "--depth_cutoff", "300", "-q")
     assert status == 0 and err == "", "an ordinary cutoff says nothing"
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize(("near", "far"), [(10, 20), (-5, 100), (100, "nearest")])
+def test_recipe_cutoffs_before_every_depth_write_a_black_map_and_say_so(
+    daz_exr, tmp_path, png_reader, compress, near, far
+):
+    """Issue 16: the flag warned, the same window from a recipe (both cutoffs given) did not, and with compress_map
+    its map was white."""
+    nearest = float(raw_depth(daz_exr)[np.isfinite(raw_depth(daz_exr))].min())
+    recipe = tmp_path / "behind.json"
+    cutoffs = {"near_cutoff": near, "depth_cutoff": nearest if far == "nearest" else far}
+    recipe.write_text(json.dumps({"format": "daz-depthmap-recipe", "version": 1, "cutoffs": cutoffs,
+                                  "options": {"compress_map": compress}}))  # fmt: skip
+    status, out, err = run(daz_exr, "--recipe", recipe)
+    assert status == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("figure.exr: warning: the far cutoff ")
+    assert f"(the nearest is {nearest:g}): the whole map is black" in lines[0]
+    assert png_reader(daz_exr.with_name("figure.depth.png")).max() == 0
+    assert "bands" not in out, "a recipe without bands is one band, not said as bands"
 
 
 def test_a_python_without_the_bindings_is_told_how_to_get_them(tmp_path, daz_exr, python_runner):
@@ -637,3 +671,160 @@ def test_bands_and_regions_on_a_real_blender_file(shared_exr_dir, tmp_path, png_
     from daz_depthmap.bands.regions import region_colour
 
     assert colours - {(0, 0, 0)} == {region_colour(n) for n in range(len(colours) - 1)}  # 0, 1, 2... no holes
+
+
+def test_a_full_disk_in_a_second_run_leaves_the_first_runs_set_whole(two_figures, tmp_path, monkeypatch):
+    """Issue 16 (8): the outputs were renamed one by one, so a failure on test.png left the first run's test.png
+    beside the second run's depth, mask and regions, and said only `[Errno 28] No space left on device`."""
+    out_dir = tmp_path / "out"
+    args = (two_figures, "--mask", "--bands", "auto", "--regions", "--test_colours", "--out_dir", out_dir)
+    status, _, err = run(*args, "--depth_cutoff", "auto")
+    assert status == 0, err
+    before = {p.name: digest(p) for p in out_dir.iterdir()}
+    assert len(before) == 4
+    real = os.replace
+    calls = []
+
+    def full_on_the_fourth(src, dst):
+        calls.append(dst)
+        if len(calls) == 4:
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", full_on_the_fourth)
+    status, out, err = run(*args, "--depth_cutoff", "500")
+    monkeypatch.undo()
+    assert status == 1 and out == ""
+    assert {p.name: digest(p) for p in out_dir.iterdir()} == before
+    line = err.strip()
+    assert "\n" not in line and "could not write two.test.png: No space left on device" in line
+    assert "nothing of the set was written" in line and "two.depth.png" in line
+
+
+RECIPE_TEXT = '{"format": "daz-depthmap-recipe", "version": 1, "cutoffs": {"depth_cutoff": 300}}'
+
+
+def test_a_recipe_saved_with_a_byte_order_mark_is_read(two_figures, tmp_path):
+    """Issue 16: Notepad writes UTF-8 with a BOM; such a recipe was refused."""
+    recipe = tmp_path / "notepad.json"
+    recipe.write_bytes(b"\xef\xbb\xbf" + RECIPE_TEXT.encode())
+    status, _, err = run(two_figures, "--recipe", recipe, "-q")
+    assert status == 0 and err == "", err
+
+
+def test_a_deeply_nested_recipe_is_a_usage_error_in_one_line(two_figures, tmp_path, python_runner):
+    """Issue 16: `--recipe deep.json` printed a 25-line traceback and exited 1."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 20000 + "]" * 20000)
+    proc = python_runner(["-m", "daz_depthmap", two_figures, "--recipe", deep])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"error: --recipe {deep}: not a recipe: nested too deeply", proc.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="named pipes and /dev/zero")
+def test_a_recipe_that_is_a_pipe_or_a_device_is_refused_at_once(two_figures, tmp_path, python_runner):
+    """Issue 16: `--recipe` on a FIFO blocked forever; on /dev/zero it read until MemoryError."""
+    pipe = tmp_path / "recipe.json"
+    os.mkfifo(pipe)
+    for source in (pipe, Path("/dev/zero")):
+        proc = python_runner(["-m", "daz_depthmap", two_figures, "--recipe", source], timeout=30)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert (
+            proc.stderr.strip() == f"error: --recipe {source}: not a regular file (a pipe or a device?): not a recipe"
+        )
+
+
+def test_a_recipe_larger_than_any_recipe_is_refused_unread(two_figures, tmp_path):
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (2 << 20) + RECIPE_TEXT.encode())
+    status, _, err = run(two_figures, "--recipe", big)
+    assert status == 2 and err.strip() == f"error: --recipe {big}: larger than 1024 KiB: not a recipe"
+
+
+def test_recipe_labels_reach_the_terminal_escaped_and_short(two_figures, tmp_path):
+    """Issue 16: a shared recipe's labels were printed raw: escape sequences reached the terminal, and a 50 MB
+    label became a 50 MB line."""
+    hostile, long = "\x1b[2J\x1b[31mred\u202e", "y" * 100_000
+    recipe = tmp_path / "shared.json"
+    recipe.write_text(json.dumps({
+        "format": "daz-depthmap-recipe", "version": 1, "cutoffs": {"depth_cutoff": 500, "near_cutoff": 140},
+        "bands": [{"end": 265, "levels": 150, "label": hostile, "region": 0},
+                  {"end": None, "levels": 106, "label": long, "region": 1}],
+    }))  # fmt: skip
+    status, out, err = run(two_figures, "--recipe", recipe, "--regions")
+    assert status == 0, err
+    (line,) = out.splitlines()
+    assert "\x1b" not in out and "\u202e" not in out and len(line) < 600
+    assert "0 \\x1b[2J\\x1b[31mred\\u202e" in line and f"1 {'y' * 60}…" in line
+
+
+def test_a_name_with_a_line_break_keeps_the_summary_on_one_quoted_line(tmp_path, daz_exr):
+    """Issue 16: the error lines quoted such a name, the summary line did not (its output names split it)."""
+    source = tmp_path / "two\nlines.exr"
+    shutil.copyfile(daz_exr, source)
+    status, out, err = run(source, daz_exr, "--depth_cutoff", "histo")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "== 'two\\nlines.exr'"
+    summary = next(line for line in lines if line.startswith("[1/2] "))
+    assert summary.startswith("[1/2] 'two\\nlines.exr': channel ")
+    assert summary.endswith("-> 'two\\nlines.depth.png'")
+    assert not any(line.startswith("lines") for line in lines)
+    assert source.with_name("two\nlines.depth.png").is_file()
+    scene = tmp_path / "sc\nene-Canvas2-Depth.exr"
+    shutil.copyfile(daz_exr, scene)
+    status, out, err = run(scene, "--normal")
+    assert status == 0, err
+    assert len(out.splitlines()) == 1 and len(err.splitlines()) == 1, err
+    assert err.startswith("'sc\\nene': warning: no normal map") and "\\n" in err
+
+
+def test_ctrl_c_stops_with_one_line_and_exit_130(daz_exr, tmp_path, monkeypatch):
+    """Issue 16: Ctrl+C printed a 25-line traceback."""
+    from daz_depthmap.cli import main as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    second = tmp_path / "second.exr"
+    shutil.copyfile(daz_exr, second)
+    calls = []
+    real = cli.process_item
+    monkeypatch.setattr(
+        cli, "process_item", lambda *a, **k: interrupted() if calls else calls.append(1) or real(*a, **k)
+    )
+    status, out, err = run(daz_exr, second, "--out_dir", tmp_path / "out")
+    assert status == 130
+    assert err == "interrupted after 1 of 2 inputs; no output is left half-written\n"
+    assert out.startswith("[1/2] figure.exr: ") and len(out.splitlines()) == 1
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process")
+def test_ctrl_c_in_a_real_batch_leaves_only_whole_outputs(daz_exr, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    inputs = []
+    for i in range(40):
+        inputs.append(tmp_path / f"frame{i:02d}.exr")
+        shutil.copyfile(daz_exr, inputs[-1])
+    out_dir = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    args = [sys.executable, "-m", "daz_depthmap", *map(str, inputs), "--mask", "--out_dir", str(out_dir)]
+    child = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().startswith("[1/40] ")
+    child.send_signal(signal.SIGINT)
+    rest, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert re.fullmatch(r"interrupted after \d+ of 40 inputs; no output is left half-written\n", err), err
+    written = sorted(out_dir.iterdir())
+    assert not [p for p in written if p.name.startswith(".")], "no temporary file is left"
+    for path in written:
+        with Image.open(path) as image:  # every output there is whole
+            image.load()
+    stems = {p.name.split(".")[0] for p in written}
+    assert all((out_dir / f"{stem}.depth.png").exists() and (out_dir / f"{stem}.mask.png").exists() for stem in stems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from daz_depthmap.output.names import StemClaims, output_paths, safe_stem
-from daz_depthmap.output.png import encode_png, save_outputs, write_atomic
+from daz_depthmap.output.names import STEM_BYTES, StemClaims, output_paths, safe_stem
+from daz_depthmap.output.png import NameTakenError, encode_png, save_outputs, write_atomic, write_set, write_set_named
 
 RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
@@ -84,7 +85,17 @@ def test_safe_stem_never_leaves_its_folder(name):
     assert ".." not in stem
     assert not stem.startswith((".", " ")) and not stem.endswith((".", " "))
     assert stem.split(".")[0].upper() not in RESERVED
-    assert len(stem) <= 130
+    assert len(stem) <= 130 and len(stem.encode("utf-8")) <= STEM_BYTES
+
+
+@pytest.mark.parametrize("character", ["漢", "é", "\U00020000"])
+def test_safe_stem_keeps_a_name_of_many_byte_characters_within_the_file_systems_limit(tmp_path, character):
+    """Issue 16: 120 CJK characters made a 360-byte stem, and Save failed "too long" (255 bytes at most)."""
+    stem = safe_stem(character * 300 + ".exr")
+    assert len(stem.encode("utf-8")) <= STEM_BYTES and set(stem) == {character}
+    assert len(stem.encode("utf-8")) > STEM_BYTES - 4, "cut on a character boundary, as close to the budget as it goes"
+    written = save_outputs([(tmp_path / f"{stem}-999.regions.png", np.zeros((2, 2), np.uint8))])
+    assert written[0].is_file()
 
 
 def test_encode_png_round_trips_8_and_16_bit(tmp_path):
@@ -156,3 +167,130 @@ def test_outputs_get_ordinary_file_permissions(tmp_path):
     plain.write_bytes(b"x")
     written = write_atomic(tmp_path / "a.depth.png", b"data")
     assert oct(written.stat().st_mode & 0o777) == oct(plain.stat().st_mode & 0o777)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A set is written whole or not at all (issue 16, 8)
+
+SET_SUFFIXES = (".depth.png", ".mask.png", ".regions.png", ".test.png")
+
+
+def _a_set(folder, value: int) -> list:
+    return [(folder / f"scene{suffix}", np.full((4, 5), value + i, np.uint8)) for i, suffix in enumerate(SET_SUFFIXES)]
+
+
+def _contents(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _failing_on_call(monkeypatch, name: str, number: int, error: BaseException) -> None:
+    """``os.<name>`` raises ``error`` on its ``number``-th call (counted from now), and works otherwise."""
+    real = getattr(os, name)
+    calls = [0]
+
+    def call(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == number:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, name, call)
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, 4])
+def test_a_set_whose_nth_rename_fails_leaves_the_folder_exactly_as_before(tmp_path, monkeypatch, number):
+    save_outputs(_a_set(tmp_path, 10))
+    before = _contents(tmp_path)
+    _failing_on_call(monkeypatch, "replace", number, OSError(28, "No space left on device"))
+    with pytest.raises(OSError) as failed:
+        save_outputs(_a_set(tmp_path, 100))
+    monkeypatch.undo()
+    assert _contents(tmp_path) == before
+    message = str(failed.value)
+    assert "No space left on device" in message and "nothing of the set was written" in message
+    assert all(f"scene{suffix}" in message for suffix in SET_SUFFIXES), message
+    assert failed.value.errno == 28
+
+
+@pytest.mark.parametrize("number", [1, 3, 4])
+def test_a_set_whose_nth_file_cannot_be_written_leaves_the_folder_exactly_as_before(tmp_path, monkeypatch, number):
+    save_outputs(_a_set(tmp_path, 10))
+    before = _contents(tmp_path)
+    _failing_on_call(monkeypatch, "write", number, OSError(28, "No space left on device"))
+    with pytest.raises(OSError, match=rf"scene{re.escape(SET_SUFFIXES[number - 1])}.*No space left on device"):
+        save_outputs(_a_set(tmp_path, 100))
+    monkeypatch.undo()
+    assert _contents(tmp_path) == before
+
+
+def test_a_new_set_that_fails_leaves_nothing_and_says_what_was_not_written(tmp_path, monkeypatch):
+    _failing_on_call(monkeypatch, "replace", 3, OSError(28, "No space left on device"))
+    with pytest.raises(OSError) as failed:
+        save_outputs(_a_set(tmp_path, 10))
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+    assert "nothing of the set was written" in str(failed.value) and "scene.regions.png" in str(failed.value)
+
+
+def test_an_interrupted_set_is_taken_back_and_the_interrupt_goes_on(tmp_path, monkeypatch):
+    save_outputs(_a_set(tmp_path, 10))
+    before = _contents(tmp_path)
+    _failing_on_call(monkeypatch, "replace", 2, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        save_outputs(_a_set(tmp_path, 100))
+    monkeypatch.undo()
+    assert _contents(tmp_path) == before
+
+
+def test_a_whole_set_replaces_the_earlier_one_and_leaves_no_temporary(tmp_path):
+    save_outputs(_a_set(tmp_path, 10))
+    written = save_outputs(_a_set(tmp_path, 100))
+    assert [p.name for p in written] == [f"scene{suffix}" for suffix in SET_SUFFIXES]
+    assert sorted(_contents(tmp_path)) == sorted(p.name for p in written)
+    assert np.asarray(Image.open(tmp_path / "scene.test.png"))[0, 0] == 103
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_a_symlinked_output_is_replaced_without_touching_what_it_points_to(tmp_path):
+    elsewhere = tmp_path / "elsewhere.png"
+    elsewhere.write_bytes(b"not ours")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "scene.depth.png").symlink_to(elsewhere)
+    save_outputs(_a_set(tmp_path / "out", 10)[:1])
+    assert elsewhere.read_bytes() == b"not ours"
+    assert not (tmp_path / "out" / "scene.depth.png").is_symlink()
+
+
+def test_a_name_another_writer_takes_meanwhile_moves_the_set_to_the_next_stem(tmp_path, monkeypatch):
+    """Names are taken exclusively: a file created between the check and the rename is never replaced."""
+    real = os.link
+    raced = []
+
+    def another_writer_first(source, target, **kwargs):
+        if str(target).endswith("scene.mask.png") and not raced:
+            raced.append(target)
+            Path(target).write_bytes(b"the other writer's")
+        return real(source, target, **kwargs)
+
+    monkeypatch.setattr(os, "link", another_writer_first)
+    files = [(".depth.png", b"depth"), (".mask.png", b"mask")]
+    written = write_set_named(tmp_path, "scene", files, (), lambda path: False)
+    monkeypatch.undo()
+    assert [p.name for p in written] == ["scene-2.depth.png", "scene-2.mask.png"]
+    assert _contents(tmp_path) == {
+        "scene-2.depth.png": b"depth",
+        "scene-2.mask.png": b"mask",
+        "scene.mask.png": b"the other writer's",
+    }
+
+
+def test_a_named_set_skips_names_it_may_not_replace_and_replaces_those_it_may(tmp_path):
+    (tmp_path / "scene.mask.png").write_bytes(b"not mine")
+    (tmp_path / "scene-2.depth.png").write_bytes(b"mine")
+    files = [(".depth.png", b"new depth"), (".mask.png", b"new mask")]
+    written = write_set_named(tmp_path, "scene", files, (), lambda path: path.name == "scene-2.depth.png")
+    assert [p.name for p in written] == ["scene-2.depth.png", "scene-2.mask.png"]
+    assert (tmp_path / "scene.mask.png").read_bytes() == b"not mine"
+    with pytest.raises(NameTakenError):
+        write_set([(tmp_path / "scene.mask.png", b"x")], may_replace=lambda path: False)
+    assert (tmp_path / "scene.mask.png").read_bytes() == b"not mine"

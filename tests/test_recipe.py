@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from daz_depthmap.bands.plan import Band, BandPlan, apportion
 from daz_depthmap.depth.mapping import depth_stats, depth_window
 from daz_depthmap.exr import depth_image, read_depth
-from daz_depthmap.params import DepthParams
-from daz_depthmap.render.pipeline import NoDepthError
+from daz_depthmap.params import MAX_CUTOFF, DepthParams, params_from_mapping
+from daz_depthmap.render.pipeline import NoDepthError, render
 from daz_depthmap.render.recipe import (
     RECIPE_FORMAT,
     Recipe,
@@ -170,6 +170,12 @@ def test_text_that_is_not_a_recipe():
         recipe_from_json("[1, 2]")
     with pytest.raises(ValueError, match="a recipe holds depths"):
         Recipe(DepthParams(depth_cutoff="auto"))
+    with pytest.raises(RecipeError, match="^not a recipe: nested too deeply$"):
+        recipe_from_json("[" * 20000 + "]" * 20000)
+    with pytest.raises(RecipeError, match="^not a recipe: nested too deeply$"):
+        recipe_from_json('{"format": ' + "[" * 20000 + "]" * 20000 + "}")
+    bom = "\ufeff" + recipe_to_json(Recipe())
+    assert recipe_from_json(bom) == Recipe()
 
 
 def frames():
@@ -236,3 +242,45 @@ def test_a_recipe_on_the_real_file(shared_exr_dir):
     figure = image.valid & (image.depth < 220.0)
     assert result.depth[figure].min() >= 106, "the near band holds the top 150 levels"
     assert np.all(result.depth[image.valid & (image.depth >= 290.0)] == 0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "place"),
+    [
+        ({"cutoffs__depth_cutoff": 1e308, "cutoffs__near_cutoff": -1e308}, "cutoffs.depth_cutoff"),
+        ({"cutoffs__near_cutoff": -1e308}, "cutoffs.near_cutoff"),
+        (
+            {"cutoffs__depth_cutoff": -1e308, "cutoffs__near_cutoff": None, "options__invert": True},
+            "cutoffs.depth_cutoff",
+        ),
+        ({"bands__0__end": 1e300}, "bands[0].end"),
+    ],
+)
+def test_cutoffs_no_exr_depth_reaches_are_refused_not_mapped_black(changes, place):
+    """Issue 16: cutoffs of ±1e308 made the window's width overflow: a silently all-black map."""
+    with pytest.raises(RecipeError) as error:
+        recipe_from_dict(document(**changes))
+    assert str(error.value).startswith(f"{place}: expected a depth an EXR can hold (at most 3.4e+38 either side of 0)")
+
+
+def test_the_widest_window_allowed_maps_without_overflow():
+    limit = MAX_CUTOFF
+    widest = (
+        DepthParams(depth_cutoff=limit, near_cutoff=-limit),
+        DepthParams(depth_cutoff=-limit, near_cutoff=limit, invert=True),
+    )
+    for params in widest:
+        depth = np.array([[100.0, 200.0]], np.float32)
+        made = render(depth_image(depth), params)
+        assert made.depth.tolist() == [[128, 128]], params  # the middle of a window from -limit to +limit
+    for bad in ({"depth_cutoff": 1e308}, {"near_cutoff": -1e308}, {"depth_cutoff": "-1e308"}, {"near_cutoff": 10**400}):
+        with pytest.raises(ValueError, match="expected a depth an EXR can hold"):
+            params_from_mapping(bad)
+    with pytest.raises(ValueError, match="near_cutoff: expected a depth an EXR can hold"):
+        DepthParams(near_cutoff=-1e308)
+
+
+def test_a_whole_number_beyond_any_float_is_refused_in_words():
+    text = '{"format": "daz-depthmap-recipe", "version": 1, "cutoffs": {"depth_cutoff": 1' + "0" * 400 + "}}"
+    with pytest.raises(RecipeError, match=r"cutoffs.depth_cutoff: expected a depth .* got a whole number of about 401"):
+        recipe_from_json(text)

@@ -16,7 +16,7 @@ from daz_depthmap.depth.histogram import suggest_cutoff
 from daz_depthmap.exr import DepthReadError, depth_image, read_depth
 from daz_depthmap.params import DepthParams
 from daz_depthmap.render.pipeline import render
-from daz_depthmap.session.batch import full_maps, write_all, write_shown
+from daz_depthmap.session.batch import full_maps, taken_note, write_all, write_shown
 from daz_depthmap.session.loaded import PREVIEW_SIDE, distinct_ranks, preview_indices, slider_step
 from daz_depthmap.session.view import file_info, file_view
 from daz_depthmap.session.workspace import StaleViewError, Workspace
@@ -502,9 +502,48 @@ def test_outputs_never_overwrite_a_loaded_input(shared_exr_dir: Path, tmp_path: 
     clash.write_bytes((shared_exr_dir / F32).read_bytes())
     ws = Workspace()
     ws.load([(clash, "scene.exr")])
-    with pytest.raises(OSError, match="refusing to overwrite"):
-        write_shown(ws.require_shown(), tmp_path, ws.protected())
+    written = write_shown(ws.require_shown(), tmp_path, ws.protected())  # the name is taken: the next one
+    assert [p.name for p in written] == ["scene-2.depth.png"]
     assert clash.read_bytes() == (shared_exr_dir / F32).read_bytes()
+
+
+def test_a_save_replaces_its_own_earlier_output_and_no_one_elses(shared_exr_dir: Path, tmp_path: Path):
+    """Issue 16 (7): two sessions saving their own scene.exr were both told "Wrote scene.depth.png"; the second
+    replaced the first's file."""
+    first, second = Workspace(), Workspace()
+    for ws in (first, second):
+        ws.load([(shared_exr_dir / F32, "scene.exr")])
+    mine = write_shown(first.require_shown(), tmp_path, first.protected())
+    assert [p.name for p in mine] == ["scene.depth.png"]
+    kept = mine[0].read_bytes()
+    theirs = write_shown(second.update(mask=True), tmp_path, second.protected())
+    assert [p.name for p in theirs] == ["scene-2.depth.png", "scene-2.mask.png"]
+    assert taken_note(second.require_shown(), theirs) == (
+        "scene.depth.png in that folder is not this file's own earlier output (another page's or program's): "
+        "saved as scene-2.* instead"
+    )
+    assert mine[0].read_bytes() == kept
+    again = write_shown(first.update(bits=16), tmp_path, first.protected())  # its own earlier file: replaced
+    assert again == mine and again[0].read_bytes() != kept and taken_note(first.require_shown(), again) is None
+    assert write_shown(second.require_shown(), tmp_path, second.protected()) == theirs
+    mine[0].unlink()
+    mine[0].write_bytes(b"put there by hand")  # the same name, but no longer the file it wrote
+    moved = write_shown(first.require_shown(), tmp_path, first.protected())
+    assert [p.name for p in moved] == ["scene-3.depth.png"] and mine[0].read_bytes() == b"put there by hand"
+    first.remove("scene.exr")
+    first.load([(shared_exr_dir / F32, "scene.exr")])  # loaded again: a new file, which owns nothing yet
+    assert [p.name for p in write_shown(first.require_shown(), tmp_path, first.protected())] == ["scene-4.depth.png"]
+
+
+def test_two_files_of_one_session_never_replace_each_others_outputs(shared_exr_dir: Path, tmp_path: Path):
+    ws = Workspace()
+    ws.load([(shared_exr_dir / F32, "scene.exr"), (shared_exr_dir / HALF, "scene-2.exr")])
+    (tmp_path / "scene.depth.png").write_bytes(b"another program's")
+    first = write_shown(ws.require_shown(), tmp_path, ws.protected())
+    assert [p.name for p in first] == ["scene-2.depth.png"]  # scene.depth.png is not its own
+    second = write_shown(ws.select("scene-2.exr"), tmp_path, ws.protected())
+    assert [p.name for p in second] == ["scene-2-2.depth.png"], "the first file's output is not the second's"
+    assert (tmp_path / "scene.depth.png").read_bytes() == b"another program's"
 
 
 def test_an_unforeseen_failure_of_one_file_is_logged_and_the_others_still_load(

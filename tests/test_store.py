@@ -3,6 +3,8 @@ user is told."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -132,3 +134,71 @@ def test_closing_removes_every_upload_and_the_folder(tmp_path: Path):
     root = owned.parent.parent
     store.close()
     assert not root.exists() and store.sessions == 0
+
+
+def _upload_bytes(tmp_path: Path, name: str, data: bytes) -> Path:
+    """A framework's temporary upload in a folder of its own (each upload of the same name gets another)."""
+    folder = Path(tempfile.mkdtemp(dir=tmp_path, prefix="gradio-"))
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+def test_after_removing_the_last_file_the_next_upload_still_works(clock: Clock, tmp_path: Path):
+    """Issue 16 (6): removing the session's last file deleted its upload folder while the session still used it."""
+    store = SessionStore(Workspace, clock=clock, root=tmp_path / "root")
+    session = store.open(None).session
+    only = store.adopt(session, _upload_bytes(tmp_path, "a.exr", b"a"), "a.exr")
+    store.forget_upload(session, only)
+    assert not only.exists() and session.folder is not None and session.folder.is_dir()
+    again = store.adopt(session, _upload_bytes(tmp_path, "b.exr", b"b"), "b.exr")
+    assert again.read_bytes() == b"b" and again.parent == session.folder
+    shutil.rmtree(session.folder)  # gone for another reason (a temp cleaner): made again
+    third = store.adopt(session, _upload_bytes(tmp_path, "c.exr", b"c"), "c.exr")
+    assert third.read_bytes() == b"c" and third.parent == session.folder
+
+
+def test_stored_upload_names_only_grow_and_never_replace_a_kept_upload(clock: Clock, tmp_path: Path):
+    """Issue 16 (6): names were numbered by the current file count, so a re-upload after a removal overwrote a
+    file still loaded."""
+    store = SessionStore(Workspace, clock=clock, root=tmp_path / "root")
+    session = store.open(None).session
+    a = store.adopt(session, _upload_bytes(tmp_path, "a.exr", b"first a"), "a.exr")
+    b = store.adopt(session, _upload_bytes(tmp_path, "b.exr", b"first b"), "b.exr")
+    store.forget_upload(session, a)
+    again = store.adopt(session, _upload_bytes(tmp_path, "b.exr", b"second b"), "b.exr")
+    assert again != b and b.read_bytes() == b"first b" and again.read_bytes() == b"second b"
+    store.forget_upload(session, again)
+    assert b.read_bytes() == b"first b", "removing one upload never deletes another's file"
+    names = [a.name, b.name, again.name]
+    assert len(set(names)) == 3 and names == sorted(names)
+    assert store.upload_bytes() == len(b"first b")
+
+
+def test_a_stored_name_taken_by_a_stray_file_is_skipped_not_replaced(clock: Clock, tmp_path: Path):
+    store = SessionStore(Workspace, clock=clock, root=tmp_path / "root")
+    session = store.open(None).session
+    first = store.adopt(session, _upload_bytes(tmp_path, "a.exr", b"a"), "a.exr")
+    stray = first.with_name(first.name.replace("001-", "002-"))
+    stray.write_bytes(b"stray")
+    second = store.adopt(session, _upload_bytes(tmp_path, "a.exr", b"a2"), "a.exr")
+    assert second != stray and stray.read_bytes() == b"stray" and second.read_bytes() == b"a2"
+
+
+def test_download_copies_go_when_no_session_offers_them_any_more(clock: Clock, tmp_path: Path):
+    store = SessionStore(Workspace, clock=clock)
+    one, two = store.open(None).session, store.open(None).session
+    copies = {}
+    for name in ("a", "b", "shared"):
+        copies[name] = tmp_path / "cache" / name / f"{name}.depth.png"
+        copies[name].parent.mkdir(parents=True)
+        copies[name].write_bytes(b"png")
+    store.offer_downloads(one, "save", [copies["a"], copies["shared"]])
+    store.offer_downloads(two, "save", [copies["shared"]])
+    store.offer_downloads(one, "save", [copies["b"]])  # the page offers others now
+    assert not copies["a"].exists() and not copies["a"].parent.exists()
+    assert copies["shared"].is_file(), "the other session still offers the same copy"
+    store.release(two.token)
+    assert not copies["shared"].exists() and copies["b"].is_file()
+    store.close()
+    assert not copies["b"].exists()

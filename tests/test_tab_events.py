@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -104,7 +105,8 @@ def _value(update: object) -> object:
 
 
 @pytest.fixture
-def tab(tmp_path: Path) -> Iterator[Tab]:
+def tab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tab]:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio-cache"))  # its download copies, read when built
     ctx = _with_store(
         TabContext(output_dir=tmp_path / "outputs", defaults=DepthParams(depth_cutoff="auto"), elem_prefix=P)
     )
@@ -286,9 +288,14 @@ def test_save_writes_full_resolution_pngs_and_offers_them_for_download(loaded: T
     loaded.run("mask", "input", loaded.session, False, True, False, 1, "8-bit")
     out = loaded.run("save", "click", loaded.session)
     depth_path, mask_path = Path(out["depth_file"]["value"]), Path(out["mask_file"]["value"])
-    assert depth_path.parent == loaded.ctx.output_dir and out["mask_file"]["visible"] is True
+    assert out["mask_file"]["visible"] is True
     assert png_reader(depth_path).shape == (1200, 1200) and png_reader(mask_path).max() == 255
     assert "Wrote" in out["status"]
+    for offered in (depth_path, mask_path):  # a copy of the saved file, only this page knows where
+        saved = loaded.ctx.output_dir / offered.name
+        assert (
+            offered.parent.parent == Path(os.environ["GRADIO_TEMP_DIR"]) and saved.read_bytes() == offered.read_bytes()
+        )
 
 
 def test_process_all_writes_every_file_with_its_options_and_reports_progress(loaded: Tab, shared_exr_dir, png_reader):
@@ -724,6 +731,14 @@ def test_recipe_export_then_import_into_another_file(two: Tab, tmp_path: Path):
     broken.write_text('{"format": "daz-depthmap-recipe", "version": 9}')
     out = two.run("import_recipe", "upload", two.session, SimpleNamespace(name=str(broken), orig_name="broken.json"))
     assert _plain(out["status"]).startswith("⚠ broken.json: ") and "version" in out["status"]
+    notepad = tmp_path / "upload" / "notepad.json"  # UTF-8 with a byte order mark, as Notepad saves it
+    notepad.write_bytes(b"\xef\xbb\xbf" + recipe.read_bytes())
+    out = two.run("import_recipe", "upload", two.session, SimpleNamespace(name=str(notepad), orig_name="notepad.json"))
+    assert "Mapped with the recipe notepad.json" in _plain(out["status"])
+    deep = tmp_path / "upload" / "deep.json"
+    deep.write_text("[" * 20000 + "]" * 20000)
+    out = two.run("import_recipe", "upload", two.session, SimpleNamespace(name=str(deep), orig_name="deep.json"))
+    assert _plain(out["status"]) == "⚠ deep.json: not a recipe: nested too deeply"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -787,3 +802,87 @@ def test_a_set_whose_normal_canvas_cannot_be_read_says_so_and_shows_its_depth(ta
     assert "figure-Canvas2-Normal.exr" in _plain(out["log"])
     assert out["preview_normal"]["visible"] is False and out["files"]["choices"] == ["figure"]
     assert _value(out["preview_depth"]) is not None  # the depth stays usable
+
+
+def test_uploads_after_a_remove_load_and_never_replace_a_file_still_loaded(tab: Tab, shared_exr_dir: Path):
+    """Issue 16 (6): after Remove of the last file every upload of the page failed; a re-upload after a removal was
+    stored over a file still loaded."""
+    tab.upload(shared_exr_dir / F32)
+    tab.run("remove", "click", tab.session)
+    out = tab.upload(shared_exr_dir / F32)
+    assert _plain(out["status"]) == "Loaded 1 file." and tab.ws.keys == [F32]
+    half = "synthetic_daz_Y_half_zip_1200.exr"
+    tab.upload(shared_exr_dir / half)
+    first = tab.ws.get(half).source
+    before = first.read_bytes()
+    tab.run("files", "input", tab.session, F32)
+    tab.run("remove", "click", tab.session)  # one file fewer: the old rule numbered the next upload like `first`
+    tab.upload(shared_exr_dir / F32, names=(half,))  # another file under the same name
+    assert len(tab.ws.keys) == 2 and first.read_bytes() == before
+    tab.run("files", "input", tab.session, half)
+    saved = tab.run("save", "click", tab.session)
+    assert "Wrote" in saved["status"], saved["status"]
+
+
+def test_two_pages_saving_files_of_one_name_keep_each_others_outputs(loaded: Tab, shared_exr_dir: Path):
+    """Issue 16 (7): two sessions that each saved their own scene.exr were both told "Wrote scene.depth.png", and
+    the second replaced the first's file."""
+    stem = F32.removesuffix(".exr")
+    first = loaded.run("save", "click", loaded.session)
+    mine = loaded.ctx.output_dir / f"{stem}.depth.png"
+    assert _plain(first["status"]).startswith(f"Wrote {stem}.depth.png to ") and "⚠" not in first["status"]
+    kept = mine.read_bytes()
+    other = Tab(loaded.blocks, loaded.ctx)  # another page of the same server
+    other.upload(shared_exr_dir / F32)
+    other.live(seq=1, far=250.0, near=None)
+    theirs = other.run("save", "click", other.session)
+    told = _plain(theirs["status"])
+    assert told.startswith(f"Wrote {stem}-2.depth.png to "), told
+    assert f"⚠ {stem}.depth.png in that folder is not this file's own earlier output" in told
+    assert f"saved as {stem}-2.depth.png instead" in told
+    assert mine.read_bytes() == kept
+    assert (
+        Path(theirs["depth_file"]["value"]).read_bytes() == (loaded.ctx.output_dir / f"{stem}-2.depth.png").read_bytes()
+    )
+    again = loaded.run("save", "click", loaded.session)  # the same page again: its own file, replaced
+    assert _plain(again["status"]).startswith(f"Wrote {stem}.depth.png to ") and "⚠" not in again["status"]
+    recipe = other.run("export_recipe", "click", other.session)
+    assert _plain(recipe["status"]).startswith(f"Wrote the recipe {stem}.recipe.json")
+    recipe = loaded.run("export_recipe", "click", loaded.session)
+    assert _plain(recipe["status"]).startswith(f"Wrote the recipe {stem}-2.recipe.json")
+    assert "not this file's own earlier output" in recipe["status"]
+
+
+def test_download_copies_go_when_replaced_when_the_page_goes_and_when_the_server_stops(
+    loaded: Tab, shared_exr_dir: Path
+):
+    """Issue 16 (9): gradio's download copies of each saved map piled up and outlived the server."""
+    cache = Path(os.environ["GRADIO_TEMP_DIR"])
+    first = Path(loaded.run("save", "click", loaded.session)["depth_file"]["value"])
+    loaded.run("mask", "input", loaded.session, False, True, False, 1, "16-bit")
+    second = loaded.run("save", "click", loaded.session)
+    offered = [Path(second[name]["value"]) for name in ("depth_file", "mask_file")]
+    assert not first.exists() and not first.parent.exists(), "a page's earlier download copy goes"
+    assert all(p.is_file() for p in offered)
+    recipe = Path(loaded.run("export_recipe", "click", loaded.session)["recipe_file"]["value"])
+    assert recipe.is_file() and all(p.is_file() for p in offered)
+    other = Tab(loaded.blocks, loaded.ctx)
+    other.upload(shared_exr_dir / F32)
+    kept = Path(other.run("save", "click", other.session)["depth_file"]["value"])
+    assert loaded.sessions.release(loaded.session)
+    assert not any(p.exists() for p in [*offered, recipe]) and kept.is_file()
+    loaded.sessions.close()  # the server stops
+    assert not kept.exists() and not [p for p in cache.rglob("*") if p.is_file()]
+    assert len(list(loaded.ctx.output_dir.iterdir())) == 4, "the saved files themselves stay"
+
+
+def test_a_file_named_in_many_byte_characters_saves(tab: Tab, shared_exr_dir: Path):
+    """Issue 16: stems were cut at 120 characters, not bytes: a CJK name the file system takes (83 characters, 253
+    bytes) gave a 249-byte stem, and Save failed "too long"."""
+    name = "深" * 83 + ".exr"
+    assert len(name.encode("utf-8")) == 253
+    tab.upload(shared_exr_dir / F32, names=(name,))
+    out = tab.run("save", "click", tab.session)
+    assert _plain(out["status"]).startswith("Wrote 深"), out["status"]
+    (saved,) = tab.ctx.output_dir.iterdir()
+    assert len(saved.name.encode("utf-8")) <= 255 and saved.name.endswith(".depth.png")

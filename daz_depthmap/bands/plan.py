@@ -27,6 +27,7 @@ import numpy as np
 from ..chunks import pixel_slices
 from ..depth.histogram import suggest_splits
 from ..depth.mapping import DepthStats, DepthWindow, float32_edge
+from ..printable import shown_label
 from .colours import RGB, palette_colour, parse_colour
 
 #: The levels a plan shares out, counted in 8-bit terms (a 16-bit map gives each of them 256 levels).
@@ -120,9 +121,10 @@ class BandPlan:
         return sum(band.levels for band in self.bands)
 
     def name(self, i: int) -> str:
-        """How messages name band ``i``: ``band 2 (desk)``, counted from 1 at the near end."""
+        """How messages name band ``i``: ``band 2 (desk)``, counted from 1 at the near end (the label as a one-line
+        message shows it: escapes written out, a long one cut)."""
         label = self.bands[i].label
-        return f"band {i + 1} ({label})" if label else f"band {i + 1}"
+        return f"band {i + 1} ({shown_label(label)})" if label else f"band {i + 1}"
 
     def ranges(self, window: DepthWindow) -> tuple[tuple[float, float], ...]:
         """``(start, end)`` of every band in ``window``: start included, end excluded (but for the last band).

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..printable import shown_label
 from .colours import RGB
 from .plan import MAX_REGION, BandPlan, band_counts
 
@@ -191,7 +192,7 @@ def _paint(key_image: np.ndarray, palette: np.ndarray) -> np.ndarray:
 
 
 def _name(plan: BandPlan, region: int) -> str:
-    labels = [band.label for band in plan.bands if band.region == region and band.label]
+    labels = [shown_label(band.label) for band in plan.bands if band.region == region and band.label]
     return f"region {region} ({', '.join(dict.fromkeys(labels))})" if labels else f"region {region}"
 
 

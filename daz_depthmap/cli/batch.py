@@ -15,7 +15,7 @@ from ..canvas.sets import CanvasGrouping, CanvasSet
 from ..exr import DepthReadError, NoDepthChannelError
 from ..output.names import output_path, stem_of
 from ..output.png import save_outputs
-from ..printable import shown_name
+from ..printable import shown_label, shown_name
 from ..render.job import DepthOutputs, Job, JobFiles, JobResult, Source, band_lines, run_job
 from ..render.pipeline import DepthMap
 
@@ -116,13 +116,13 @@ def _depth_parts(made: DepthOutputs) -> list[str]:
         parts.append(f"{stats.invalid_count} background px")
     if result.suggestion is not None:
         parts.append(f"auto: {result.suggestion.reason}")
-    if plan is not None:
+    if plan is not None and len(plan.bands) > 1:  # a recipe without bands has one: the plain map
         splits = ", ".join(f"{split:g}" for split in plan.splits)
         levels = ", ".join(str(band.levels) for band in plan.bands)
         parts.append(f"{len(plan.bands)} bands split at {splits} ({levels} levels)")
     if made.regions is not None:
         regions = made.regions
-        named = [f"{r.number} {r.label}" for r in regions.regions if r.label != f"region {r.number}"]
+        named = [f"{r.number} {shown_label(r.label)}" for r in regions.regions if r.label != f"region {r.number}"]
         parts.append(f"{len(regions.regions)} regions" + (f" ({', '.join(named)})" if named else ""))
         parts.extend(regions.notes)
     return parts
@@ -208,7 +208,7 @@ def process_item(
     depth = made.depth
     if depth is not None and depth.advice:
         if several:
-            print(f"== {depth.image.name}", file=out)
+            print(f"== {shown_name(depth.image.name)}", file=out)
         counts = depth.band_counts
         extra = band_lines(depth.plan, counts, depth.window) if depth.plan is not None and counts is not None else []
         print("\n".join([*depth.advice, *extra]), file=out)
@@ -222,5 +222,5 @@ def process_item(
         warnings.append(made.normal_missing)
     written = save_outputs(outputs, protect)
     summary = ("; " if item.is_set else ", ").join(_sections(item, job, made))
-    return FileReport(f"{summary} -> {', '.join(p.name for p in written)}", warnings,
+    return FileReport(f"{summary} -> {', '.join(shown_name(p.name) for p in written)}", warnings,
                       depth.plan if depth else None, depth.map if depth else None)  # fmt: skip

@@ -24,12 +24,14 @@ without ``--normal_from_depth``) is a warning, not a failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import math
 import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -42,9 +44,9 @@ from ..exr.library_output import native_stderr_silenced
 from ..output.names import StemClaims
 from ..output.png import write_atomic
 from ..params import OPTIONS, DepthParams
-from ..printable import shown_name
+from ..printable import one_line, shown_name
 from ..render.job import Job
-from ..render.recipe import RecipeError, freeze_recipe, recipe_from_json, recipe_to_json
+from ..render.recipe import freeze_recipe, read_recipe_file, recipe_to_json
 from .batch import batch_items, problem_line, process_item
 from .options import add_max_pixels_argument, add_option
 
@@ -246,14 +248,10 @@ def _recipe_job(args: argparse.Namespace, params: DepthParams) -> tuple[DepthPar
     if given:
         raise ValueError(f"--recipe sets the cutoffs, options and bands: leave out {', '.join(given)}")
     try:
-        text = args.recipe.read_text(encoding="utf-8")
+        recipe = read_recipe_file(args.recipe)
     except OSError as exc:
         raise OSError(f"--recipe {shown_name(str(args.recipe))}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"--recipe {shown_name(str(args.recipe))}: not a text file") from None
-    try:
-        recipe = recipe_from_json(text)
-    except RecipeError as exc:
+    except ValueError as exc:  # RecipeError too
         raise ValueError(f"--recipe {shown_name(str(args.recipe))}: {exc}") from None
     return recipe.params, recipe.plan
 
@@ -269,14 +267,40 @@ def _out_dir_problem(out_dir: Path | None) -> str | None:
     return None
 
 
+#: The exit status after Ctrl+C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+
+@dataclass
+class _Done:
+    """How far a batch got: items finished (written or failed) of all."""
+
+    items: int = 0
+    total: int = 0
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the command line; returns the exit status (0 all written, 1 some file or set failed, 2 bad usage).
+    """Run the command line; returns the exit status (0 all written, 1 some file or set failed, 2 bad usage, 130
+    interrupted).
 
     stdout carries only what was asked for (summaries, histogram advice); every problem is one line on stderr, and
-    OpenEXR's own output is kept out of both.
+    OpenEXR's own output is kept out of both. Ctrl+C stops at once with one line saying how far the batch got: the
+    set being written is taken back whole (outputs are written all or nothing), so nothing half-written is left.
     """
     out = out or sys.stdout
     err = err or sys.stderr
+    done = _Done()
+    try:
+        return _run(argv, out, err, done)
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):
+            out.flush()
+        far = f" after {done.items} of {done.total} inputs" if done.total else ""
+        print(f"interrupted{far}; no output is left half-written", file=err)
+        return INTERRUPTED
+
+
+def _run(argv: Sequence[str] | None, out: TextIO, err: TextIO, done: _Done) -> int:
     args = build_parser().parse_args(argv)
     try:
         params = DepthParams(**{option.name: getattr(args, option.name) for option in OPTIONS})
@@ -300,30 +324,32 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     paths = [Path(f) for f in args.files]
     items = batch_items(paths, group_canvases(paths))
     failed = 0
+    done.total = len(items)
     started = time.perf_counter()
     claims = StemClaims()  # two inputs whose outputs would share a name: the second's get "-2"
     saved_recipe = False
     for number, item in enumerate(items, 1):
+        done.items = number - 1
         name = shown_name(item.name)
         prefix = f"[{number}/{len(items)}] {name}" if len(items) > 1 else name
         if item.refused:
             failed += 1
-            print(f"{prefix}: error: {item.refused}", file=err)
+            print(one_line(f"{prefix}: error: {item.refused}"), file=err)
             continue
         folder = args.out_dir if args.out_dir is not None else item.path.parent
         owner = ("set", item.path.resolve()) if item.is_set else item.path.resolve()
         stem = claims.claim(item.stem, owner, folder)
         for conflict in item.files.conflicts if item.files is not None else ():
-            print(f"{prefix}: warning: {conflict}", file=err)
+            print(one_line(f"{prefix}: warning: {conflict}"), file=err)
         try:
             with native_stderr_silenced():  # OpenEXR's C library prints per bad chunk: this process is ours
                 report = process_item(item, job, args.out_dir, args.max_pixels, out, paths, stem, len(paths) > 1)
         except Exception as exc:  # every failure is one line, and the batch goes on
             failed += 1
-            print(f"{prefix}: error: {problem_line(exc, item.is_set)}", file=err)
+            print(one_line(f"{prefix}: error: {problem_line(exc, item.is_set)}"), file=err)
             continue
         for warning in report.warnings:
-            print(f"{prefix}: warning: {warning}", file=err)
+            print(one_line(f"{prefix}: warning: {warning}"), file=err)
         if args.save_recipe is not None and report.result is not None and not saved_recipe:
             recipe = freeze_recipe(params, report.plan or BandPlan(), report.result.window)
             try:
@@ -331,10 +357,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
                 saved_recipe = True
                 print(f"{prefix}: recipe saved to {shown_name(str(args.save_recipe))}", file=out)
             except OSError as exc:
-                print(f"{prefix}: error: recipe not saved: {exc}", file=err)
+                print(one_line(f"{prefix}: error: recipe not saved: {exc}"), file=err)
         if not args.quiet:
-            renamed = f" (renamed: another input in this run writes {item.stem}.*)" if stem != item.stem else ""
-            print(f"{prefix}: {report.summary}{renamed}", file=out)
+            renamed = (
+                f" (renamed: another input in this run writes {shown_name(item.stem)}.*)" if stem != item.stem else ""
+            )
+            print(one_line(f"{prefix}: {report.summary}{renamed}"), file=out)
     if len(items) > 1 and not args.quiet:
         done = len(items) - failed
         sets = sum(item.is_set for item in items)

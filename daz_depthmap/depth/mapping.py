@@ -11,7 +11,7 @@ more in page faults than the arithmetic itself).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,13 +48,22 @@ class DepthWindow:
     invert: bool = False
     #: ``far`` is a cutoff the user chose (not merely the farthest depth): what lies at it is the far plane.
     cutoff: bool = False
+    #: the image's nearest valid depth (its largest value with ``invert``), when the window was made for an image:
+    #: with a near cutoff, ``near`` is the cutoff and says nothing about where the image's depths lie
+    nearest: float | None = field(default=None, compare=False)
 
     @property
     def beyond_everything(self) -> bool:
         """Every valid pixel lies at or beyond the far cutoff, so all of them are clamped to the far plane."""
-        if self.cutoff and self.far == self.near:
+        edge = self.nearest if self.cutoff and self.nearest is not None else self.near  # the nearest depth there is
+        if self.cutoff and self.far == edge:
             return True
-        return self.far < self.near if not self.invert else self.far > self.near
+        return self.far < edge if not self.invert else self.far > edge
+
+    @property
+    def nearest_depth(self) -> float:
+        """The nearest valid depth when known, else the near end of the window."""
+        return self.near if self.nearest is None else self.nearest
 
 
 @dataclass(frozen=True)
@@ -88,12 +97,12 @@ def depth_window(
     nearest, farthest = (stats.farthest, stats.nearest) if invert else (stats.nearest, stats.farthest)
     far = farthest if far_cutoff is None else float(far_cutoff)
     if near_cutoff is None:
-        return DepthWindow(nearest, far, invert, far_cutoff is not None)
+        return DepthWindow(nearest, far, invert, far_cutoff is not None, nearest)
     near = float(near_cutoff)
     if (near >= far) if not invert else (near <= far):
         relation = "nearer" if not invert else "nearer (larger, since inverted)"
         raise ValueError(f"the near cutoff {near:g} must be {relation} than the far end {far:g}")
-    return DepthWindow(near, far, invert, far_cutoff is not None)
+    return DepthWindow(near, far, invert, far_cutoff is not None, nearest)
 
 
 def _white_where(valid: np.ndarray, levels: int, dtype: type[np.unsignedinteger]) -> np.ndarray:

@@ -16,6 +16,11 @@ RECIPE_SUFFIX = ".recipe.json"
 NORMAL_SUFFIX = ".normal.png"
 BEAUTY_SUFFIX = ".beauty.png"
 
+#: A stem made from an uploaded name keeps at most this many characters, and this many bytes of UTF-8 (a CJK
+#: character takes 3): with a ``-N`` and the longest suffix the name stays under the 255 bytes file systems allow.
+STEM_CHARS = 120
+STEM_BYTES = 200
+
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
@@ -41,17 +46,24 @@ def output_paths(
     return output_path(source, DEPTH_SUFFIX, out_dir, stem), output_path(source, MASK_SUFFIX, out_dir, stem)
 
 
+def cut_to_bytes(text: str, budget: int) -> str:
+    """``text`` cut to at most ``budget`` bytes of UTF-8, at a character boundary."""
+    return text.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
+
+
 def safe_stem(name: str, fallback: str = "depth") -> str:
     """A file-name stem made from an uploaded file's name that cannot leave its folder.
 
     Folders (``/``, ``\\``), ``..``, control and shell-hostile characters, leading dots and Windows reserved
-    names are removed; the ``.exr`` ending is dropped.
+    names are removed; the ``.exr`` ending is dropped. At most :data:`STEM_CHARS` characters and
+    :data:`STEM_BYTES` bytes of UTF-8 are kept (file systems count bytes: 255 at most for a name), so a ``-N``
+    and the longest output suffix still fit.
     """
     base = re.split(r"[\\/]", name)[-1]
     base = stem_of(base)
     base = re.sub(r"[^\w.\- ()\[\]+,=@]", "_", base, flags=re.UNICODE)
     base = base.strip(" .")
-    base = re.sub(r"\.{2,}", ".", base)[:120].strip(" .")
+    base = cut_to_bytes(re.sub(r"\.{2,}", ".", base)[:STEM_CHARS], STEM_BYTES).strip(" .")
     if not base or base.split(".")[0].upper() in _WINDOWS_RESERVED:
         base = f"{fallback}_{base}" if base else fallback
     return base

@@ -41,11 +41,11 @@ class DepthMap:
 
 def window_warnings(window: DepthWindow) -> list[str]:
     """What a user should hear about a window before using its map: a far cutoff at or nearer than the nearest
-    depth makes the whole map black (it is still written)."""
+    depth makes the whole map black (it is still written), whether it came with a near cutoff (a recipe's) or not."""
     if window.beyond_everything:
         return [
-            f"the far cutoff {window.far:g} leaves no depth in front of it (the nearest is {window.near:g}): "
-            "the whole map is black"
+            f"the far cutoff {window.far:g} leaves no depth in front of it (the nearest is "
+            f"{window.nearest_depth:g}): the whole map is black"
         ]
     return []
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,11 +37,13 @@ from ..bands.colours import parse_colour
 from ..bands.plan import MAX_REGION, TOTAL_LEVELS, Band, BandPlan, check_window, level_problem
 from ..depth.mapping import DepthRanks, DepthStats, DepthWindow, depth_window
 from ..exr import DepthImage
-from ..params import BITS, DepthParams
+from ..params import BITS, DepthParams, cutoff_problem
 from .pipeline import DepthMap, render
 
 RECIPE_FORMAT = "daz-depthmap-recipe"
 RECIPE_VERSION = 1
+#: A recipe file larger than this is refused unread (a real one is a few KiB).
+MAX_RECIPE_BYTES = 1 << 20
 
 _TOP_KEYS = ("format", "version", "cutoffs", "options", "bands")
 _CUTOFF_KEYS = ("depth_cutoff", "near_cutoff")
@@ -136,7 +140,7 @@ def recipe_to_json(recipe: Recipe) -> str:
 
 
 def recipe_from_json(text: str) -> Recipe:
-    """Read a recipe from JSON text.
+    """Read a recipe from JSON text (a leading byte order mark, as Notepad writes, is skipped).
 
     Raises
     ------
@@ -144,10 +148,43 @@ def recipe_from_json(text: str) -> Recipe:
         If the text is not JSON or not a recipe this program reads; the message names the place and the problem.
     """
     try:
-        data = json.loads(text, parse_constant=_no_constant)
+        data = json.loads(text.removeprefix("\ufeff"), parse_constant=_no_constant)
+        return recipe_from_dict(data)
     except json.JSONDecodeError as error:
         raise RecipeError("", f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
-    return recipe_from_dict(data)
+    except RecursionError:
+        raise RecipeError("", "not a recipe: nested too deeply") from None
+
+
+def read_recipe_file(path: str | os.PathLike[str]) -> Recipe:
+    """Read a recipe file: UTF-8 text (with or without a byte order mark) of at most :data:`MAX_RECIPE_BYTES`.
+
+    Only a regular file is opened (a pipe would wait for a writer, a device never end), and no more is read than
+    a recipe can hold.
+
+    Raises
+    ------
+    RecipeError
+        When the file holds no recipe this program reads.
+    ValueError
+        When it is no regular file, too large, or not UTF-8 text (the message says which).
+    OSError
+        When it cannot be read.
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError("not a regular file (a pipe or a device?): not a recipe")
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(handle, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):  # swapped for another file meanwhile
+            raise ValueError("not a regular file (a pipe or a device?): not a recipe")
+        data = file.read(MAX_RECIPE_BYTES + 1)
+    if len(data) > MAX_RECIPE_BYTES:
+        raise ValueError(f"larger than {MAX_RECIPE_BYTES // 1024} KiB: not a recipe")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text: not a recipe") from None
+    return recipe_from_json(text)
 
 
 def _no_constant(name: str) -> None:
@@ -267,9 +304,17 @@ def _object(data: object, path: str, known: tuple[str, ...], what: str) -> Mappi
 def _depth(value: object, path: str, nullable: bool, hint: str = "") -> float | None:
     if value is None and nullable:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or isinstance(value, float)
+        and not math.isfinite(value)
+    ):
         expected = "a number or null" if nullable else "a depth number"
         raise RecipeError(path, f"expected {expected}{hint}, got {_show(value)}")
+    problem = cutoff_problem(value)
+    if problem is not None:
+        raise RecipeError(path, problem)
     return float(value)
 
 

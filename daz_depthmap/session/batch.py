@@ -11,15 +11,18 @@ from pathlib import Path
 from ..bands.plan import BandPlan
 from ..bands.regions import RegionMap
 from ..exr import DepthReadError
-from ..output.names import output_path
-from ..output.png import save_outputs
+from ..output.names import BEAUTY_SUFFIX, DEPTH_SUFFIX, MASK_SUFFIX, NORMAL_SUFFIX, RECIPE_SUFFIX, REGIONS_SUFFIX
+from ..output.png import save_outputs_named, write_set_named
 from ..params import DepthParams
 from ..render.job import FullMaps, Job, JobFiles, Source, run_job
-from ..render.recipe import Recipe, freeze_recipe
+from ..render.recipe import Recipe, freeze_recipe, recipe_to_json
 from .banding import LevelMode
 from .workspace import Shown
 
 log = logging.getLogger(__name__)
+
+#: The suffixes of the outputs a session writes.
+SUFFIXES = (DEPTH_SUFFIX, MASK_SUFFIX, REGIONS_SUFFIX, NORMAL_SUFFIX, BEAUTY_SUFFIX, RECIPE_SUFFIX)
 
 #: ``progress(done, total, name)``: called before each file of :func:`write_all` and once at the end.
 Progress = Callable[[int, int, str], None]
@@ -27,10 +30,12 @@ Progress = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Paths written and one message per file that failed."""
+    """Paths written, one message per file that failed, and one per file written under another name than its own
+    (see :func:`taken_note`)."""
 
     written: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def shown_job(shown: Shown, params: DepthParams | None = None) -> tuple[JobFiles, Job]:
@@ -51,20 +56,47 @@ def shown_job(shown: Shown, params: DepthParams | None = None) -> tuple[JobFiles
 
 
 def write_shown(shown: Shown, out_dir: str | os.PathLike[str], protect: Sequence[Path]) -> list[Path]:
-    """Write one file's outputs into ``out_dir``, all after all were made (a set is never half written): the depth
-    PNG, the mask PNG when its ``mask`` option is on, the region map when a band in use has a region number, the
-    normal map when the set has a Normal canvas (or its normals come from the depth), and the beauty when it is a
-    Beauty canvas to tone-map (a render image is used as it is).
+    """Write one file's outputs into ``out_dir``, all after all were made, all or nothing: the depth PNG, the mask
+    PNG when its ``mask`` option is on, the region map when a band in use has a region number, the normal map when
+    the set has a Normal canvas (or its normals come from the depth), and the beauty when it is a Beauty canvas to
+    tone-map (a render image is used as it is).
 
-    The full resolution is read from the files again. Never overwrites an input in ``protect``. Raises
-    ``DepthReadError``/``ValueError``/``OSError`` with a message for the user.
+    The outputs are named after the file's stem, or ``stem-2``, ``stem-3``, ... when a file of that name in the
+    folder is not this file's own earlier output (another session's, another program's, one changed since): a Save
+    replaces only what the same file wrote before (see :func:`taken_note`). The full resolution is read from the
+    files again. Never overwrites an input in ``protect``. Raises ``DepthReadError``/``ValueError``/``OSError``
+    with a message for the user.
     """
     files, job = shown_job(shown)
     entry = shown.file
     made = run_job(files, job, entry.max_pixels, entry.read_full(), entry.stats)
-    name = entry.name
-    return save_outputs([(output_path(name, suffix, out_dir, shown.stem), image) for suffix, image in made.images()],
-                        protect)  # fmt: skip
+    mine = shown.owned.may_replace(entry.key)
+    written = save_outputs_named(out_dir, shown.stem, made.images(), protect, mine)
+    shown.owned.record(entry.key, written)
+    return written
+
+
+def write_recipe(shown: Shown, out_dir: str | os.PathLike[str], protect: Sequence[Path]) -> Path:
+    """Write the recipe of a file as shown into ``out_dir`` as ``STEM.recipe.json``, named like its PNGs (see
+    :func:`write_shown`)."""
+    text = recipe_to_json(recipe_of(shown))
+    mine = shown.owned.may_replace(shown.file.key)
+    written = write_set_named(out_dir, shown.stem, [(RECIPE_SUFFIX, text.encode("utf-8"))], protect, mine)
+    shown.owned.record(shown.file.key, written)
+    return written[0]
+
+
+def taken_note(shown: Shown, written: Sequence[Path]) -> str | None:
+    """What to tell the user when a file's outputs were named ``stem-N`` because a file with its own name in the
+    folder is not its own (``None`` when they have the file's own stem)."""
+    if not written or any(p.name.startswith(f"{shown.stem}.") for p in written):
+        return None
+    name = written[0].name
+    suffix = next((s for s in SUFFIXES if name.endswith(s)), "")
+    return (
+        f"{shown.stem}{suffix} in that folder is not this file's own earlier output (another page's or program's): "
+        f"saved as {name[: len(name) - len(suffix)]}{'.*' if len(written) > 1 else suffix} instead"
+    )
 
 
 def recipe_of(shown: Shown) -> Recipe:
@@ -105,7 +137,11 @@ def write_all(
         if progress is not None:
             progress(number, len(items), shown.file.name)
         try:
-            result.written.extend(write_shown(with_recipe(shown, recipe) if recipe else shown, out_dir, protect))
+            written = write_shown(with_recipe(shown, recipe) if recipe else shown, out_dir, protect)
+            result.written.extend(written)
+            note = taken_note(shown, written)
+            if note:
+                result.notes.append(f"{shown.file.name}: {note}")
         except DepthReadError as exc:  # its message names the file
             result.errors.append(str(exc))
         except (ValueError, OSError) as exc:

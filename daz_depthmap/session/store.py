@@ -4,8 +4,8 @@ gradio 3 keeps every session's ``gr.State`` for as long as the server runs and k
 long-running WebUI would grow without end. The tab's ``gr.State`` therefore holds only an unguessable token; the
 :class:`SessionStore` holds each token's workspace, owns one copy of each file uploaded into it (gradio's own
 copies are deleted), and evicts sessions that went unused too long or that do not fit the memory and disk budgets,
-oldest use first — deleting their uploads with them. A user who comes back to an evicted session is told why and
-what to do. The token also addresses a session from an HTTP route.
+oldest use first — deleting their uploads and the download copies of their outputs with them. A user who comes
+back to an evicted session is told why and what to do. The token also addresses a session from an HTTP route.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..canvas.beauty import IMAGE_SUFFIXES
-from ..output.names import safe_stem
+from ..output.names import cut_to_bytes, safe_stem
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,10 @@ class Session:
     last_used: float
     folder: Path | None = None
     upload_bytes: int = 0
+    #: uploads stored so far: numbers their stored names, which therefore only grow
+    uploads_made: int = 0
+    #: the download copies its page offers, by what they are ("save", "recipe"): deleted when replaced or released
+    downloads: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     #: a "Send to …" between its steps (see daz_depthmap.webui.send.depth); dropped when it expires
     pending: Any = None
     pending_until: float = 0.0
@@ -148,6 +152,10 @@ class SessionStore:
         """Take ownership of an uploaded file: it moves into the session's folder, and ``copies`` of it (the web
         framework's other temporary copies) are deleted. Returns the file's new path.
 
+        Stored names are numbered and only grow within a session (``001-a.exr``, ``002-b.exr``, ...), each created
+        exclusively: a new upload never takes the name of one still kept, even after a removal. The session's
+        folder is made again when it is gone.
+
         Raises
         ------
         UploadRefusedError
@@ -164,9 +172,12 @@ class SessionStore:
                         f"{name}: the server's room for uploads ({self.max_upload_bytes / 2**30:.1f} GiB) is full; "
                         "remove files you no longer need and try again"
                     )
-                folder = session.folder or self._new_folder(session)
-                target = folder / f"{len(list(folder.iterdir())) + 1:03d}-{safe_stem(name)[:60]}{_kept_suffix(name)}"
-                shutil.move(str(source), target)
+                target = self._reserve(session, name)
+                try:
+                    _move_into(source, target)
+                except BaseException:
+                    target.unlink(missing_ok=True)
+                    raise
                 session.upload_bytes += size
                 return target
         finally:
@@ -174,11 +185,25 @@ class SessionStore:
                 _unlink(Path(leftover))
 
     def forget_upload(self, session: Session, path: Path) -> None:
-        """Delete one of the session's uploads (a removed file)."""
+        """Delete one of the session's uploads (a removed file); the session's folder stays."""
         if session.folder is not None and path.parent == session.folder and path.is_file():
             size = path.stat().st_size
-            _unlink(path)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:  # another process may hold it (Windows): it stays, nothing breaks
+                log.info("daz_depthmap: could not delete %s (%s)", path, exc)
+                return
             session.upload_bytes = max(0, session.upload_bytes - size)
+
+    def offer_downloads(self, session: Session, kind: str, copies: Iterable[Path]) -> None:
+        """The download copies of the session's outputs its page offers now as ``kind`` (``"save"``,
+        ``"recipe"``): copies the web framework made for this page alone. The ones it offered before as ``kind``
+        are deleted, and all of them when the session is released or the store closed (a copy another session
+        offers too, of the same bytes, stays until that one lets it go)."""
+        with self._lock:
+            before = session.downloads.get(kind, ())
+            session.downloads[kind] = tuple(Path(p) for p in copies)
+            self._delete_downloads(set(before) - set(session.downloads[kind]))
 
     def release(self, token: Any, why: str = "when the page was closed") -> bool:
         """Evict one session now (its page was closed); ``True`` when there was one."""
@@ -196,7 +221,8 @@ class SessionStore:
             self._evict(keep=None)
 
     def close(self) -> None:
-        """Evict every session and delete the uploads folder (the server stops, or the WebUI reloads its UI)."""
+        """Evict every session and delete the uploads folder and the download copies (the server stops, or the
+        WebUI reloads its UI)."""
         with self._lock:
             for session in list(self._sessions.values()):
                 self._drop(session, "when the server restarted")
@@ -223,13 +249,28 @@ class SessionStore:
     def _upload_total(self) -> int:
         return sum(s.upload_bytes for s in self._sessions.values())
 
-    def _new_folder(self, session: Session) -> Path:
+    def _folder(self, session: Session) -> Path:
+        """The session's upload folder, made (again) when it does not exist."""
         if self._root is None:
             self._root = Path(tempfile.mkdtemp(prefix="daz_depthmap-uploads-"))
-        folder = self._root / session.token
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = session.folder or self._root / session.token
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         session.folder = folder
         return folder
+
+    def _reserve(self, session: Session, name: str) -> Path:
+        """A new, empty file in the session's folder for an upload called ``name``, under a number never used
+        before in this session (created exclusively: a file that is there already is never taken)."""
+        folder = self._folder(session)
+        stem = cut_to_bytes(safe_stem(name)[:60], 120)
+        while True:
+            session.uploads_made += 1
+            target = folder / f"{session.uploads_made:03d}-{stem}{_kept_suffix(name)}"
+            try:
+                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600))
+            except FileExistsError:
+                continue
+            return target
 
     def _evict(self, keep: str | None, extra_upload: int = 0) -> None:
         now = self.clock()
@@ -260,7 +301,21 @@ class SessionStore:
         session.pending = None
         if session.folder is not None:
             shutil.rmtree(session.folder, ignore_errors=True)
+        offered = {path for copies in session.downloads.values() for path in copies}
+        session.downloads = {}
+        self._delete_downloads(offered)
         log.info("daz_depthmap: released a session %s", why)
+
+    def _delete_downloads(self, paths: set[Path]) -> None:
+        """Delete download copies no live session offers, with the folder the framework made for each."""
+        offered = {path for s in self._sessions.values() for copies in s.downloads.values() for path in copies}
+        for path in paths - offered:
+            try:
+                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # a folder of its own (gradio: <cache>/<sha1>/NAME), if empty
+                    path.parent.rmdir()
+            except OSError as exc:  # held open by a download still running (Windows): it stays
+                log.info("daz_depthmap: could not delete %s (%s)", path, exc)
 
 
 def _unlink(path: Path) -> None:
@@ -274,6 +329,14 @@ def _unlink(path: Path) -> None:
             parent.rmdir()
     except OSError as exc:  # another process may hold it (Windows): it stays, nothing breaks
         log.info("daz_depthmap: could not delete %s (%s)", path, exc)
+
+
+def _move_into(source: Path, target: Path) -> None:
+    """Move ``source`` onto ``target`` (the empty file reserved for it): a rename, or a copy across file systems."""
+    try:
+        os.replace(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _trim_heap() -> None:

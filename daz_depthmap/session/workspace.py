@@ -27,6 +27,7 @@ from ..canvas.sets import canvas_file, group_canvases
 from ..depth.mapping import DepthStats, depth_window
 from ..exr import DepthImage, DepthReadError, NoDepthChannelError, read_depth
 from ..output.names import StemClaims, safe_stem
+from ..output.owned import OwnedFiles
 from ..params import DEFAULT_MAX_PIXELS, DepthParams
 from ..render.recipe import Recipe
 from .banding import LOOKS, BandSettings, LevelMode
@@ -60,6 +61,8 @@ class Shown:
     parts: SetParts = field(default_factory=SetParts)
     normal: NormalOptions = field(default_factory=NormalOptions)
     previews: SetPreviews = field(default_factory=SetPreviews)
+    #: the output files the session's files wrote: a file's Save may replace its own earlier files, no others
+    owned: OwnedFiles = field(default_factory=OwnedFiles, compare=False)
 
     @property
     def has_normals(self) -> bool:
@@ -142,6 +145,7 @@ class Workspace:
         self._previews: dict[str, SetPreviews] = {}
         self._look = "depth"
         self._stems = StemClaims()
+        self._owned = OwnedFiles()
         self._current: str | None = None
         self._view = 0
         self._rng = seed_source or np.random.default_rng()
@@ -239,6 +243,7 @@ class Workspace:
             self._parts[key],
             self._normal[key],
             self._previews[key],
+            self._owned,
         )
 
     def require_shown(self) -> Shown:
@@ -457,6 +462,7 @@ class Workspace:
             del self._normal[key]
             del self._previews[key]
             self._stems.release(key)
+            self._owned.forget(key)
             if self._current == key:
                 self._current = self._files[min(index, len(self._files) - 1)].key if self._files else None
                 self._view += 1

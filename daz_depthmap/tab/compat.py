@@ -70,6 +70,17 @@ def exact_image(component: Any, image: Any) -> Any:
     return save_img_array_to_cache(image, cache_dir=component.GRADIO_CACHE, format="png")
 
 
+def download_copy(component: Any, path: Path) -> Path:
+    """The copy of ``path`` that a ``gr.File`` output serves for download: made here as gradio would make it (in
+    its cache, ``<GRADIO_TEMP_DIR or TMPDIR/gradio>/<sha1 of the bytes>/NAME``), so gradio serves this very file
+    and the caller knows which file to delete when the page no longer offers it. Both gradio versions serve that
+    folder's files to any client that names one; the hash in its path is known only to the page it is given to.
+    """
+    if GRADIO_MAJOR < 4:
+        return Path(component.make_temp_copy_if_needed(str(path)))
+    return Path(component.move_resource_to_block_cache(str(path)))
+
+
 def on_commit(component: Any, fn: Any, inputs: list[Any], outputs: list[Any], **kwargs: Any) -> None:
     """Run ``fn`` when a number box's value is committed: Enter, and leaving the box (gradio 4's Number has no
     ``blur``; its ``input`` fires per keystroke there, so leaving is caught by ``change`` after ``submit``)."""

@@ -23,14 +23,11 @@ from ..output.names import (
     DEPTH_SUFFIX,
     MASK_SUFFIX,
     NORMAL_SUFFIX,
-    RECIPE_SUFFIX,
     REGIONS_SUFFIX,
-    output_path,
 )
-from ..output.png import write_atomic
 from ..render.pipeline import window_warnings
-from ..render.recipe import RecipeError, recipe_from_json, recipe_to_json
-from ..session.batch import recipe_of, with_recipe, write_all, write_shown
+from ..render.recipe import read_recipe_file
+from ..session.batch import recipe_of, taken_note, with_recipe, write_all, write_recipe, write_shown
 from ..session.canvas_set import beauty_preview, normal_preview
 from ..session.live import live_update, parse_request
 from ..session.loaded import Preview, round_to_step
@@ -46,8 +43,6 @@ log = logging.getLogger(__name__)
 
 Updates = dict[Any, Any]
 
-#: An uploaded recipe larger than this is refused unread (a real one is a few KiB).
-MAX_RECIPE_BYTES = 1 << 20
 #: Side of the normal map legend, in pixels.
 LEGEND_SIDE = 120
 
@@ -405,29 +400,35 @@ class TabHandlers:
     def on_save(self, token: Any) -> Updates:
         session, out = self.open(token)
         ws = session.workspace
-        written = write_shown(ws.require_shown(), self.ctx.output_dir, ws.protected())
-        depth = next(p for p in written if p.name.endswith(DEPTH_SUFFIX))
-        mask = next((p for p in written if p.name.endswith(MASK_SUFFIX)), None)
-        regions = next((p for p in written if p.name.endswith(REGIONS_SUFFIX)), None)
-        normal = next((p for p in written if p.name.endswith(NORMAL_SUFFIX)), None)
-        beauty = next((p for p in written if p.name.endswith(BEAUTY_SUFFIX)), None)
+        saved = ws.require_shown()
+        written = write_shown(saved, self.ctx.output_dir, ws.protected())
         ui = self.ui
+        slots = {DEPTH_SUFFIX: ui.depth_file, MASK_SUFFIX: ui.mask_file, REGIONS_SUFFIX: ui.regions_file,
+                 NORMAL_SUFFIX: ui.normal_file, BEAUTY_SUFFIX: ui.beauty_file}  # fmt: skip
+        found = {suffix: next((p for p in written if p.name.endswith(suffix)), None) for suffix in slots}
+        copies = self.downloads(session, "save", {slots[s]: path for s, path in found.items() if path is not None})
         shown = ws.require_shown()
-        warnings = window_warnings(shown.file.window(shown.params))
+        note = taken_note(saved, written)
+        warnings = [*([note] if note else []), *window_warnings(shown.file.window(shown.params))]
         message = f"Wrote {', '.join(p.name for p in written)} to {self.ctx.output_dir}"
         told = self.tell(session, [], message)
         if warnings:
             warned = self.tell(session, warnings)
             told = {**warned, ui.status: told[ui.status] + "  \n" + warned[ui.status]}
-        return {
-            **out,
-            ui.depth_file: compat.update(value=str(depth), visible=True),
-            ui.mask_file: compat.update(value=str(mask) if mask else None, visible=mask is not None),
-            ui.regions_file: compat.update(value=str(regions) if regions else None, visible=regions is not None),
-            ui.normal_file: compat.update(value=str(normal) if normal else None, visible=normal is not None),
-            ui.beauty_file: compat.update(value=str(beauty) if beauty else None, visible=beauty is not None),
-            **told,
+        offered = {
+            slot: compat.update(value=str(copies[slot]) if slot in copies else None, visible=slot in copies)
+            for slot in slots.values()
         }
+        return {**out, **offered, **told}
+
+    def downloads(self, session: Session, kind: str, files: dict[Any, Path]) -> dict[Any, Path]:
+        """Copies of a session's saved ``files`` (by the File component that offers each) for its page to download,
+        in gradio's cache under a folder named by their bytes' hash: known to this page alone, and deleted when
+        the page offers others of this ``kind``, when the session ends, and when the server stops. The files in
+        the outputs folder are never handed to gradio (the standalone app blocks that folder from its file route)."""
+        copies = {slot: compat.download_copy(slot, path) for slot, path in files.items()}
+        self.sessions.offer_downloads(session, kind, [c for slot, c in copies.items() if c != files[slot]])
+        return copies
 
     def on_process_all(self, token: Any, how: str = PROCESS_CHOICES[0], progress: Any = None) -> Updates:
         """Write every loaded file, each with its own settings or all with the recipe of the file shown."""
@@ -450,7 +451,7 @@ class TabHandlers:
             items = [with_recipe(s, recipe) for s in items]
         warnings = [f"{s.file.name}: {w}" for s in items for w in window_warnings(s.file.window(s.params))]
         told = self.tell(session, [], message)
-        issues = [*result.errors, *warnings]
+        issues = [*result.errors, *result.notes, *warnings]
         if issues:
             warned = self.tell(session, issues)
             told = {**warned, self.ui.status: told[self.ui.status] + "  \n" + warned[self.ui.status]}
@@ -463,11 +464,14 @@ class TabHandlers:
         """Write the shown file's recipe (cutoffs, options, bands as mapped) next to its PNGs, to download."""
         session, out = self.open(token)
         shown = session.workspace.require_shown()
-        text = recipe_to_json(recipe_of(shown))
-        path = output_path(shown.file.name, RECIPE_SUFFIX, self.ctx.output_dir, shown.stem)
-        written = write_atomic(path, text.encode("utf-8"), session.workspace.protected())
+        written = write_recipe(shown, self.ctx.output_dir, session.workspace.protected())
+        copy = self.downloads(session, "recipe", {self.ui.recipe_file: written})[self.ui.recipe_file]
         told = self.tell(session, [], f"Wrote the recipe {written.name} to {self.ctx.output_dir}")
-        return {**out, self.ui.recipe_file: compat.update(value=str(written), visible=True), **told}
+        note = taken_note(shown, [written])
+        if note:
+            warned = self.tell(session, [note])
+            told = {**warned, self.ui.status: told[self.ui.status] + "  \n" + warned[self.ui.status]}
+        return {**out, self.ui.recipe_file: compat.update(value=str(copy), visible=True), **told}
 
     def on_import_recipe(self, token: Any, upload: Any) -> Updates:
         """Map the shown file with an uploaded recipe: its cutoffs, options and bands (levels as saved)."""
@@ -477,12 +481,9 @@ class TabHandlers:
             return out
         name = files[0].name
         try:
-            if files[0].path.stat().st_size > MAX_RECIPE_BYTES:
-                raise ValueError(f"larger than {MAX_RECIPE_BYTES // 1024} KiB: not a recipe")
-            recipe = recipe_from_json(files[0].path.read_text(encoding="utf-8"))
-        except (RecipeError, ValueError, OSError) as exc:
-            problem = "not UTF-8 text: not a recipe" if isinstance(exc, UnicodeDecodeError) else str(exc)
-            return {**out, **self.tell(session, [f"{name}: {problem}"])}
+            recipe = read_recipe_file(files[0].path)
+        except (ValueError, OSError) as exc:  # RecipeError too
+            return {**out, **self.tell(session, [f"{name}: {exc}"])}
         finally:
             for item in files:
                 for path in (item.path, *item.copies):

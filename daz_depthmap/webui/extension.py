@@ -231,6 +231,7 @@ class Extension:
         register(callbacks.on_ui_settings, self.add_settings, "settings")
         register(callbacks.on_ui_tabs, self.tabs, "tab")
         register(callbacks.on_app_started, self.add_routes, "routes")
+        register(callbacks.on_app_started, self.block_outputs, "block_outputs")
         atexit.register(self.close_sessions)  # the WebUI stops: the users' uploads go with it
 
     def close_sessions(self) -> None:
@@ -260,6 +261,20 @@ class Extension:
         from ..http.routes import build_router
 
         app.include_router(build_router(lambda: self.sessions, api_access))
+
+    # on_app_started: the page built last serves its files (Reload UI builds a new one, and reads the setting again)
+    def block_outputs(self, demo: Any, _app: Any) -> None:
+        """Keep the output folder out of gradio's file route (``/file=``), which serves files below the WebUI's
+        folder to any client that names one (gradio 3; in the WebUI that is where ``outputs/`` lies): the saved maps
+        of every user. A page downloads its own maps through copies in gradio's cache, so nothing of ours needs the
+        route to reach the folder. The WebUI's own outputs are left as the WebUI serves them."""
+        paths = getattr(demo, "blocked_paths", None)
+        if not isinstance(paths, list):
+            return
+        folder = read_settings().output_dir
+        for path in (os.path.abspath(folder), str(Path(folder).resolve())):
+            if path not in paths:
+                paths.append(path)
 
     # on_ui_settings
     def add_settings(self) -> None:

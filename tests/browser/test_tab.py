@@ -9,6 +9,9 @@ from __future__ import annotations
 import itertools
 import re
 import statistics
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -563,13 +566,39 @@ def test_close_cutoffs_keep_their_labels_apart_and_the_axis_has_round_ticks(page
     wait_preview_settled(page)
 
 
-def test_a_stopped_app_deletes_the_users_uploads(browser, own_app, open_tab, shared_exr_dir: Path):
-    """Stopped with SIGTERM (a service manager, `kill`), as with Ctrl+C, the app deletes what users uploaded."""
+def _status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_saved_maps_reach_only_their_page_and_a_stopped_app_deletes_uploads_and_downloads(
+    browser, own_app, open_tab, shared_exr_dir: Path
+):
+    """Stopped with SIGTERM (a service manager, `kill`), as with Ctrl+C, the app deletes what users uploaded and
+    the download copies of their maps (issue 16, 9). The outputs folder, inside the working folder by default, is
+    not served by gradio's file route to any client (issue 16, 7): a page downloads its own copies."""
     page = open_tab(browser, own_app)
     page.set_input_files(f"#{P}_upload input[type=file]", str(shared_exr_dir / FILE))
     page.wait_for_selector(PREVIEW, timeout=30_000)
     assert len(own_app.uploads()) == 1
+    page.click(f"#{P}_save")
+    link = page.locator(f"#{P}_depth_file a").first
+    link.wait_for(timeout=30_000)
+    saved = own_app.out_dir / f"{FILE.removesuffix('.exr')}.depth.png"
+    assert saved.is_file() and own_app.out_dir.parent == own_app.out_dir.parent.resolve()
+    href = link.get_attribute("href")
+    assert href and _status_of(urllib.parse.urljoin(own_app.url, href)) == 200, href
+    assert str(own_app.out_dir) not in urllib.parse.unquote(href)
+    for named in (str(saved), f"outputs/{saved.name}"):  # absolute, and in the working folder (gradio 3 serves it)
+        assert _status_of(f"{own_app.url}file={urllib.parse.quote(named)}") == 403, named
+    copies = [p for p in own_app.gradio_files() if p.name == saved.name]
+    assert len(copies) == 1
     own_app.process.terminate()  # the page stays open: nothing released the session before
     assert own_app.process.wait(timeout=30) == 0
     assert list(own_app.temp.glob("daz_depthmap-uploads-*")) == []
+    assert not copies[0].exists(), "the page's download copy is deleted"
+    assert saved.is_file(), "the saved map stays"
     page.close()

@@ -33,7 +33,7 @@ def _send_events_outputs(page: standin_webui.Page, block) -> set[int]:
 def test_the_scripts_file_only_registers_callbacks(webui: WebUI, capsys: pytest.CaptureFixture[str]) -> None:
     webui.load_scripts()
     registered = {category: len(found) for category, found in webui.script_callbacks.callback_map.items() if found}
-    assert registered == {"before_ui": 1, "after_component": 1, "ui_settings": 1, "ui_tabs": 1, "app_started": 1}
+    assert registered == {"before_ui": 1, "after_component": 1, "ui_settings": 1, "ui_tabs": 1, "app_started": 2}
     assert not any(key.startswith("daz_depthmap") for key in webui.shared.opts.data_labels)  # nothing read or added
     assert webui.extension.components.ids() == []
     assert capsys.readouterr().out == ""
@@ -368,3 +368,27 @@ def test_the_users_uploads_are_deleted_when_the_webui_stops(
     for fn in at_exit:  # what the interpreter runs when the WebUI's process ends
         fn()
     assert not kept.exists() and not kept.parent.parent.exists()
+
+
+def test_the_output_folder_is_kept_out_of_gradios_file_route(webui: WebUI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16 (7): gradio 3 serves every file below the WebUI's folder to any client that names it, the saved maps
+    of every user of the tab among them; a page downloads its own maps through copies in gradio's cache."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    monkeypatch.chdir(webui.data_dir)  # the WebUI runs in its folder, outputs/ below it
+    webui.load_scripts()
+    page = webui.start(units=1)
+    saved = webui.data_dir / "outputs" / "daz_depthmap" / "scene.depth.png"
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(b"someone's map")
+    elsewhere = webui.data_dir / "outputs" / "txt2img-images" / "00001.png"
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_bytes(b"the WebUI's own image")
+    client = TestClient(gr.routes.App.create_app(page.demo))
+    assert client.get(f"/file={saved}").status_code == 200  # what gradio 3 does in the WebUI's folder
+    webui.script_callbacks.app_started_callback(page.demo, FastAPI())
+    assert str(saved.parent) in page.demo.blocked_paths
+    assert client.get(f"/file={saved}").status_code == 403
+    assert client.get("/file=outputs/daz_depthmap/scene.depth.png").status_code == 403
+    assert client.get(f"/file={elsewhere}").status_code == 200, "the WebUI's own outputs are served as before"
