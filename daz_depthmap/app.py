@@ -186,6 +186,11 @@ def port_problem(host: str, port: int) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:  # credentials that cannot be read stop the start: never an open API by a typo
+        credentials = ApiAccess.parse_credentials(args.api_auth)
+    except ValueError as exc:
+        print(f"error: argument --api-auth: {exc}", file=sys.stderr)
+        return 2
     scripts, _ = client_files()
     if not scripts:
         print(f"error: the page's scripts are missing from {EXTENSION_ROOT}: reinstall daz-depthmap", file=sys.stderr)
@@ -204,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app, _, _ = blocks.launch(
         server_name=args.host, server_port=args.port, show_api=False, quiet=True, prevent_thread_lock=True
     )
-    access = ApiAccess(True, ApiAccess.parse_credentials(args.api_auth), max_pixels=args.max_pixels)
+    access = ApiAccess(True, credentials, max_pixels=args.max_pixels)
     app.include_router(build_router(lambda: ctx.sessions, access))
     # stopped by a service manager or `kill` (SIGTERM) as by Ctrl+C: exit through the interpreter, so the
     # session store's exit handler deletes the users' uploads (a plain SIGTERM skips exit handlers)

@@ -335,3 +335,13 @@ def test_a_conversion_in_progress_does_not_hold_up_the_previews(
             release.set()
             worker.join(60)
     assert answers == [200]
+
+
+@pytest.mark.parametrize("value", ["alice", "alice:", ":pw", "ann:pw,", "ann:pw,,bob:pw", "", "   "])
+def test_credentials_that_cannot_be_read_are_an_error_not_an_open_api(value: str):
+    with pytest.raises(ValueError) as caught:
+        ApiAccess.parse_credentials(value)
+    assert "pw" not in str(caught.value)
+    assert ApiAccess.parse_credentials(None) == {}
+    parsed = ApiAccess.parse_credentials(" ann : secret ,bob:pw:with:colons")
+    assert parsed == {"ann": "secret", "bob": "pw:with:colons"}

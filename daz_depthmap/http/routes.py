@@ -75,9 +75,28 @@ class ApiAccess:
 
     @staticmethod
     def parse_credentials(text: str | None) -> dict[str, str]:
-        """``user:password,user2:password2`` (the WebUI's ``--api-auth``) as a mapping."""
-        pairs = [item.split(":", 1) for item in (text or "").split(",") if ":" in item]
-        return {user.strip(): password.strip() for user, password in pairs}
+        """``user:password,user2:password2`` (the WebUI's ``--api-auth``) as a mapping; ``None``: no login.
+
+        Raises ``ValueError`` naming the entry (never its password) when any entry is not ``USER:PASSWORD`` with
+        both parts non-empty, as the WebUI refuses to start on such a value: a login left out by a typo must not
+        leave the API open."""
+        if text is None:
+            return {}
+        entries = text.split(",")
+        credentials: dict[str, str] = {}
+        for number, entry in enumerate(entries, start=1):
+            where = f"entry {number} of {len(entries)}" if len(entries) > 1 else "the value"
+            if not entry.strip():
+                raise ValueError(f"{where} is empty; give USER:PASSWORD[,USER:PASSWORD...]")
+            if ":" not in entry:
+                raise ValueError(f"{where} has no ':' between the user and the password (USER:PASSWORD)")
+            user, password = (part.strip() for part in entry.split(":", 1))
+            if not user:
+                raise ValueError(f"{where} has no user before ':' (USER:PASSWORD)")
+            if not password:
+                raise ValueError(f"{where} (user {user!r}) has an empty password")
+            credentials[user] = password
+        return credentials
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -181,11 +200,13 @@ def preview_body(reply: dict[str, Any], images: list[tuple[str, Any]]) -> bytes:
 
 
 def build_router(
-    sessions: Callable[[], SessionStore | None], access: ApiAccess | Callable[[], ApiAccess] | None = None
+    sessions: Callable[[], SessionStore | None],
+    access: ApiAccess | Callable[[], ApiAccess] | None = None,
+    api: bool = True,
 ) -> APIRouter:
     """The routes of one server; ``sessions()`` is its store of sessions now (the WebUI's Reload UI makes a new
     one, the app keeps the same), or ``None`` while there is none. ``access`` (or a function giving it at each
-    request) says whether the API is on and who may use it."""
+    request) says whether the API is on and who may use it; ``api=False`` leaves the API's routes out."""
     router = APIRouter(prefix=PREFIX)
     working = threading.BoundedSemaphore(1)  # one conversion at a time: the tab's previews keep a core
 
@@ -254,8 +275,9 @@ def build_router(
         report = lambda p: histogram_report(p, name, channel, invert, settings.max_pixels)  # noqa: E731
         return _one_at_a_time(working, lambda: with_exr_file(exr, name, report))
 
-    api_route("/depth-map", ("options", "recipe", "regions", "split_parts", "min_area"), depth_map)
-    api_route("/histogram", ("invert",), histogram)
+    if api:
+        api_route("/depth-map", ("options", "recipe", "regions", "split_parts", "min_area"), depth_map)
+        api_route("/histogram", ("invert",), histogram)
     return router
 
 
