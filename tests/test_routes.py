@@ -345,3 +345,33 @@ def test_credentials_that_cannot_be_read_are_an_error_not_an_open_api(value: str
     assert ApiAccess.parse_credentials(None) == {}
     parsed = ApiAccess.parse_credentials(" ann : secret ,bob:pw:with:colons")
     assert parsed == {"ann": "secret", "bob": "pw:with:colons"}
+
+
+def test_hostile_bodies_are_a_4xx_json_message_not_a_traceback(store: SessionStore, caplog: pytest.LogCaptureFixture):
+    """Deep nesting, garbage multipart, wrong methods: a 4xx ``{"error"}`` each (the test client raises any error
+    the app lets out, as the server would log its traceback)."""
+    api = client(store=store)
+    deep = "[" * 20000 + "]" * 20000
+    _refused(api.post(f"{PREFIX}/depth-map", content=b'{"options": ' + deep.encode() + b"}"), 400, "nested too deeply")
+    _refused(api.post(f"{PREFIX}/depth-map", content=deep.encode()), 400)
+    _refused(
+        api.post(f"{PREFIX}/depth-map", files={"file": ("a.exr", b"v/1\x01....")}, data={"options": deep}),
+        400,
+        "'options'",
+        "nested too deeply",
+    )
+    _refused(api.post(f"{PREFIX}/histogram", files={"file": ("a.exr", b"v/1\x01")}, data={"invert": deep}), 400)
+    _refused(api.post(f"{PREFIX}/preview", content=deep.encode()), 400, "live preview request")
+    _refused(api.post(f"{PREFIX}/preview", content=b'{"session": ' + deep.encode() + b"}"), 400)
+    garbage = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    _refused(api.post(f"{PREFIX}/depth-map", content=b"\x00garbage\xff" * 1000, headers=garbage), 400, "multipart")
+    _refused(
+        api.post(f"{PREFIX}/depth-map", content=b"x", headers={"Content-Type": "multipart/form-data"}), 400, "boundary"
+    )
+    for path in ("/depth-map", "/histogram", "/preview", "/sessions/abc/release"):
+        reply = api.get(PREFIX + path)
+        _refused(reply, 405, "POST")
+        assert "POST" in reply.headers["allow"]
+    _refused(api.post(f"{PREFIX}/no-such-route", json={}), 404, "no such route")
+    _refused(api.put(f"{PREFIX}/depth-map", json={}), 405)
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]

@@ -43,8 +43,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from ..output.png import encode_png
@@ -253,7 +256,7 @@ def build_router(
     request) says whether the API is on and who may use it; ``api=False`` leaves the API's routes out. ``gate``:
     how many API requests are taken at once and converted at a time (:data:`CONVERSION_SLOTS`,
     :data:`MAX_IN_FLIGHT`)."""
-    router = APIRouter(prefix=PREFIX)
+    router = APIRouter(prefix=PREFIX, route_class=_JsonErrorRoute)
     gate = gate or Gate(CONVERSION_SLOTS, MAX_IN_FLIGHT)
 
     def access_now() -> ApiAccess:
@@ -274,7 +277,7 @@ def build_router(
             body = await read_body(request, MAX_REQUEST_BYTES)
         except ApiError as exc:
             return _error(exc.status, exc.message)
-        data = parse_request(body)
+        data = parse_request(body) if nesting(body) <= MAX_NESTING else None  # json's recursion stays untried
         store = sessions()
         if data is None:
             return _error(400, "the request must be a live preview request (a JSON object)")
@@ -341,10 +344,50 @@ def build_router(
     if api:
         api_route("/depth-map", ("options", "recipe", "regions", "split_parts", "min_area"), depth_map)
         api_route("/histogram", ("invert",), histogram)
+    ours = list(router.routes)
+
+    # last: whatever else comes under the prefix (another method, another path) is answered in our words too
+    @router.api_route("/{rest:path}", methods=list(_METHODS), include_in_schema=False)
+    async def elsewhere(rest: str, request: Request) -> Response:
+        path = request.url.path
+        for route in ours:
+            if isinstance(route, APIRoute) and route.path_regex.match(path):
+                allowed = ", ".join(sorted(route.methods or ()))
+                return _error(405, f"{request.method} is not allowed here: use {allowed}", {"Allow": allowed})
+        return _error(404, f"no such route: {path}")
+
     return router
 
 
 _NO_STORE = {"Cache-Control": "no-store"}
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class _JsonErrorRoute(APIRoute):
+    """Our routes answer every refusal as ``{"error": ...}``, FastAPI's own too (its request validation and
+    ``HTTPException`` answer ``{"detail": ...}``)."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return _error(400, f"the request does not fit this route: {_validation_problem(exc)}")
+            except HTTPException as exc:
+                return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+        return route
+
+
+def _validation_problem(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "invalid"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {first.get('msg', 'invalid')}"
 
 
 def _busy(message: str) -> JSONResponse:
