@@ -350,11 +350,12 @@ class JsonBody:
         writer = self._writer
         assert writer is not None
         while position < len(data):
-            found = _STRING_END.search(data, position)
-            end = len(data) if found is None else found.start()
+            quote = data.find(b'"', position)  # (find is memchr: base64 goes by at memory speed)
+            escape = data.find(b"\\", position, len(data) if quote < 0 else quote)
+            end = escape if escape >= 0 else quote if quote >= 0 else len(data)
             if end > position:
                 writer.feed(data[position:end])
-            if found is None:
+            if end == len(data):
                 return len(data)
             if data[end] == 0x22:  # the string's end
                 writer.finish()
