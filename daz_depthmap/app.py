@@ -23,7 +23,7 @@ from pathlib import Path
 import gradio as gr
 
 from .cli.options import add_max_pixels_argument
-from .http.routes import ApiAccess, build_router
+from .http.routes import ApiAccess, build_router, mount
 from .params import DEFAULT_MAX_PIXELS, DepthParams
 from .session.store import MAX_IDLE_SECONDS, MAX_MEMORY_BYTES
 from .tab import compat
@@ -210,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server_name=args.host, server_port=args.port, show_api=False, quiet=True, prevent_thread_lock=True
     )
     access = ApiAccess(True, credentials, max_pixels=args.max_pixels)
-    app.include_router(build_router(lambda: ctx.sessions, access))
+    mount(app, build_router(lambda: ctx.sessions, access))
     # stopped by a service manager or `kill` (SIGTERM) as by Ctrl+C: exit through the interpreter, so the
     # session store's exit handler deletes the users' uploads (a plain SIGTERM skips exit handlers)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -375,3 +375,45 @@ def test_hostile_bodies_are_a_4xx_json_message_not_a_traceback(store: SessionSto
     _refused(api.post(f"{PREFIX}/no-such-route", json={}), 404, "no such route")
     _refused(api.put(f"{PREFIX}/depth-map", json={}), 405)
     assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+def test_cross_site_requests_are_refused_and_our_answers_carry_no_cors_headers(store: SessionStore, shared_exr_dir):
+    """Any page the user visits could post to 127.0.0.1: a request with another site's Origin is refused (403),
+    a preflight too, whatever CORS the host allows (gradio 3: every origin); pages of the server itself and scripts
+    (no Origin) are served."""
+    from fastapi.middleware.cors import CORSMiddleware
+
+    from daz_depthmap.http.routes import mount
+
+    app = FastAPI()
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+
+    @app.post("/gradio-route")
+    def other() -> dict[str, bool]:  # the host's own route: left as the host made it
+        return {"ok": True}
+
+    mount(app, build_router(lambda: store, ApiAccess(True)))
+    api = TestClient(app)  # its requests go to http://testserver
+    body = {"image": b64(shared_exr_dir / F32)}
+    for origin in (
+        "http://evil.example",
+        "null",
+        "http://testserver:8080",
+        "https://testserver",
+        "http://testserver.evil",
+    ):
+        reply = api.post(f"{PREFIX}/depth-map", json=body, headers={"Origin": origin})
+        _refused(reply, 403, "cross-site")
+        assert not [key for key in reply.headers if key.lower().startswith("access-control-")], reply.headers
+    for path in ("/preview", "/histogram", "/sessions/abc/release", "/nothing"):
+        _refused(api.post(PREFIX + path, json={}, headers={"Origin": "http://evil.example"}), 403)
+    preflight = api.options(
+        f"{PREFIX}/depth-map",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    _refused(preflight, 403, "cross-site")
+    assert "access-control-allow-origin" not in preflight.headers
+    same = api.post(f"{PREFIX}/depth-map", json=body, headers={"Origin": "http://testserver"})
+    assert same.status_code == 200 and "access-control-allow-origin" not in same.headers
+    assert api.post(f"{PREFIX}/depth-map", json=body).status_code == 200  # a script: no Origin
+    assert api.post("/gradio-route", headers={"Origin": "http://evil.example"}).headers["access-control-allow-origin"]

@@ -11,6 +11,10 @@ without gradio's queue, its per-update page work and its temporary files (see be
 addressed only by their unguessable per-page token; no file is addressable by path. With the server's login on
 (gradio ``auth``, the WebUI's ``--gradio-auth``) both need the logged-in user's cookie.
 
+Every route refuses (403) a request another site's page sends (an ``Origin`` other than the server's own); pages of
+the server and scripts (which send no ``Origin``) are served. Mounted with :func:`mount`, their answers carry no CORS
+header whatever the host's CORS middleware says (gradio's allows every origin).
+
 For scripts (the API)
 ---------------------
 ``POST …/depth-map`` and ``POST …/histogram`` (:mod:`daz_depthmap.http.api`): an EXR as base64 in JSON (like the
@@ -41,12 +45,14 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
@@ -371,6 +377,9 @@ class _JsonErrorRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
+            foreign = cross_site(request)
+            if foreign is not None:
+                return _error(403, f"a cross-site request (from {foreign}): only pages of this server may use this")
             try:
                 return await handler(request)
             except RequestValidationError as exc:
@@ -379,6 +388,87 @@ class _JsonErrorRoute(APIRoute):
                 return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
         return route
+
+
+def cross_site(request: Request | Headers, scheme: str | None = None) -> str | None:
+    """The ``Origin`` of a request sent by another site's page (``None``: same origin, or no ``Origin``, as scripts
+    send). The server's own origin is the scheme, host and port the request was sent to (its ``Host``)."""
+    headers = request if isinstance(request, Headers) else request.headers
+    origin = headers.get("origin")
+    if origin is None:
+        return None
+    scheme = scheme or (request.url.scheme if isinstance(request, Request) else "http")
+    own = _origin(f"{scheme}://{headers.get('host', '')}")
+    theirs = _origin(origin)
+    return None if own is not None and own == theirs else _printable(origin)
+
+
+def _origin(text: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an origin, the scheme's default port filled in; ``None`` when it is none."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
+def _printable(origin: str) -> str:
+    return repr(origin[:100]) if any(ord(c) < 32 or ord(c) > 126 for c in origin[:100]) else origin[:100]
+
+
+class _NoCrossSiteHeaders:
+    """The outermost layer of an app with our routes: their answers carry no ``Access-Control-*`` header whatever
+    CORS middleware the host has (gradio 3 allows every origin, gradio 4 echoes the origin with credentials), and a
+    cross-site preflight to them is refused before such middleware can allow it. Other paths pass untouched."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path.startswith(PREFIX + "/") or path.startswith(scope.get("root_path", "") + PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            foreign = cross_site(headers, scope.get("scheme", "http")) or "another site"
+            await _error(403, f"a cross-site request (from {foreign}): only pages of this server may use this")(
+                scope, receive, send
+            )
+            return
+
+        async def without_cors(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    (key, value) for key, value in message.get("headers", ()) if not key.lower().startswith(_CORS)
+                ]
+            await send(message)
+
+        await self.app(scope, receive, without_cors)
+
+
+_CORS = b"access-control-"
+
+
+def mount(app: Any, router: APIRouter) -> None:
+    """Add ``router``'s routes to ``app`` (a FastAPI app: the standalone app's, the WebUI's), their answers kept free
+    of the host's CORS headers (:class:`_NoCrossSiteHeaders`, put around whatever middleware the app builds)."""
+    app.include_router(router)
+    if getattr(app, "_daz_depthmap_shielded", False):
+        return
+    app._daz_depthmap_shielded = True
+    build = app.build_middleware_stack
+
+    def build_shielded() -> Any:
+        return _NoCrossSiteHeaders(build())
+
+    app.build_middleware_stack = build_shielded
+    if getattr(app, "middleware_stack", None) is not None:  # built already (a server that answers already)
+        app.middleware_stack = _NoCrossSiteHeaders(app.middleware_stack)
 
 
 def _validation_problem(exc: RequestValidationError) -> str:

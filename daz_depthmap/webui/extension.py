@@ -271,12 +271,12 @@ class Extension:
 
     # on_app_started: the routes read the store of the page built last (Reload UI builds a new one)
     def add_routes(self, _demo: Any, app: Any) -> None:
-        from ..http.routes import build_router
+        from ..http.routes import build_router, mount
 
         problem = api_auth_problem()
         if problem:  # the WebUI refuses such a value itself; should one get here, the API stays unmounted
             log.error("DAZ Depth: --api-auth cannot be read (%s): the depth map API is not mounted", problem)
-        app.include_router(build_router(lambda: self.sessions, api_access, api=problem is None))
+        mount(app, build_router(lambda: self.sessions, api_access, api=problem is None))
 
     # on_ui_settings
     def add_settings(self) -> None:
