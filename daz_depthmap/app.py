@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import errno
 import importlib.metadata
 import os
@@ -16,9 +17,10 @@ import signal
 import socket
 import sys
 import sysconfig
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -134,6 +136,31 @@ def build_app(files: Sequence[str | os.PathLike[str]] = (), ctx: TabContext | No
     return blocks
 
 
+@contextlib.contextmanager
+def app_setup(blocks: gr.Blocks, setup: Callable[[Any], None]) -> Iterator[None]:
+    """While launching ``blocks``: ``setup`` the FastAPI app gradio makes for them (our routes) before its server
+    starts listening, so that the first client already finds them (and FastAPI caches an OpenAPI schema with them).
+
+    The app also drops gradio's CORS middleware, as the WebUI does: gradio allows every origin (gradio 4 echoes the
+    origin with credentials), so any page the user visits could drive the app's events from the user's browser."""
+    routes = gr.routes.App
+    original = routes.__dict__["create_app"]
+
+    def create_app(made_for: gr.Blocks, *args: Any, **kwargs: Any) -> Any:
+        app = original.__func__(made_for, *args, **kwargs)
+        if made_for is blocks:
+            app.user_middleware = [m for m in app.user_middleware if "CORSMiddleware" not in m.cls.__name__]
+            app.middleware_stack = None  # built again, without it, at the first request
+            setup(app)
+        return app
+
+    routes.create_app = staticmethod(create_app)
+    try:
+        yield
+    finally:
+        routes.create_app = original
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m daz_depthmap.app",
@@ -206,14 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     blocks = build_app(args.files, ctx)
     inject_client_files(blocks, *page_additions())
     print(f"DAZ depth map: http://{args.host}:{args.port}/  (outputs go to {Path(args.out_dir).resolve()})")
-    app, _, _ = blocks.launch(
-        server_name=args.host, server_port=args.port, show_api=False, quiet=True, prevent_thread_lock=True
-    )
     access = ApiAccess(True, credentials, max_pixels=args.max_pixels)
-    mount(app, build_router(lambda: ctx.sessions, access))
-    # stopped by a service manager or `kill` (SIGTERM) as by Ctrl+C: exit through the interpreter, so the
-    # session store's exit handler deletes the users' uploads (a plain SIGTERM skips exit handlers)
+    # stopped by a service manager or `kill` (SIGTERM) as by Ctrl+C: exit through the interpreter, so the exit
+    # handlers delete the users' uploads and the API's posted files (a plain SIGTERM skips exit handlers)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with app_setup(blocks, lambda app: mount(app, build_router(lambda: ctx.sessions, access))):
+        blocks.launch(
+            server_name=args.host, server_port=args.port, show_api=False, quiet=True, prevent_thread_lock=True
+        )
     blocks.block_thread()
     return 0
 
