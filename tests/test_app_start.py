@@ -143,6 +143,8 @@ def test_the_routes_are_there_before_the_server_listens(tmp_path: Path):
         with urllib.request.urlopen(url + "/openapi.json", timeout=30) as reply:
             schema = json.load(reply)
         assert f"{PREFIX}/depth-map" in schema["paths"] and f"{PREFIX}/histogram" in schema["paths"]
+        fields = schema["paths"][f"{PREFIX}/depth-map"]["post"]["requestBody"]["content"]["application/json"]
+        assert {"image", "name", "options"} <= set(fields["schema"]["properties"])
         # cross-site: neither our routes nor gradio's page allow another site's page (gradio's CORS dropped)
         request = urllib.request.Request(url + "/", headers={"Origin": "http://evil.example"})
         with urllib.request.urlopen(request, timeout=30) as reply:

@@ -417,3 +417,29 @@ def test_cross_site_requests_are_refused_and_our_answers_carry_no_cors_headers(s
     assert same.status_code == 200 and "access-control-allow-origin" not in same.headers
     assert api.post(f"{PREFIX}/depth-map", json=body).status_code == 200  # a script: no Origin
     assert api.post("/gradio-route", headers={"Origin": "http://evil.example"}).headers["access-control-allow-origin"]
+
+
+def test_the_openapi_schema_shows_the_request_fields_for_json_and_multipart():
+    """As ``/sdapi/v1/txt2img`` shows its fields in ``/docs``: a script author sees what to send."""
+    app = FastAPI()
+    app.include_router(build_router(lambda: None, ApiAccess(True)))
+    schema = TestClient(app).get("/openapi.json").json()
+    expected = {
+        f"{PREFIX}/depth-map": {"image", "name", "options", "recipe", "bands", "allocate", "regions", "split_parts",
+                                "min_area"},
+        f"{PREFIX}/histogram": {"image", "name", "channel", "invert"},
+    }  # fmt: skip
+    for path, fields in expected.items():
+        operation = schema["paths"][path]["post"]
+        content = operation["requestBody"]["content"]
+        as_json = content["application/json"]["schema"]
+        assert set(as_json["properties"]) == fields and as_json["required"] == ["image"]
+        as_form = content["multipart/form-data"]["schema"]
+        assert set(as_form["properties"]) == (fields - {"image"}) | {"file"} and as_form["required"] == ["file"]
+        assert as_form["properties"]["file"]["format"] == "binary"
+        assert operation["responses"]["413"]["content"]["application/json"]["schema"]["properties"]["error"]
+    options = schema["paths"][f"{PREFIX}/depth-map"]["post"]["requestBody"]["content"]["application/json"]
+    assert {"depth_cutoff", "mask", "bits", "compress_map"} <= set(
+        options["schema"]["properties"]["options"]["properties"]
+    )
+    assert not any("{rest" in path for path in schema["paths"])  # the catch-all is not documented

@@ -71,6 +71,7 @@ from .api import (
 )
 from .body import MAX_NESTING, ExrSink, JsonBody, MultipartBody, nesting
 from .gate import Gate, GateTimeout
+from .schema import DepthMapRequest, DepthMapUpload, HistogramRequest, HistogramUpload, request_body
 
 if TYPE_CHECKING:
     from ..session.store import SessionStore
@@ -303,8 +304,12 @@ def build_router(
 
         return Response(await run_in_threadpool(work), media_type=PREVIEW_MEDIA_TYPE, headers=_NO_STORE)
 
-    def api_route(path: str, form_fields: tuple[str, ...], prepare: Callable[..., Callable[[], Any]]) -> None:
-        @router.post(path)
+    def api_route(
+        path: str, form_fields: tuple[str, ...], prepare: Callable[..., Callable[[], Any]], docs: tuple[Any, ...]
+    ) -> None:
+        summary, description, json_model, form_model = docs
+
+        @router.post(path, summary=summary, description=description, openapi_extra=request_body(json_model, form_model))
         async def handle(request: Request) -> Response:
             arrived = time.monotonic()  # the time limit runs from here, whatever the request then waits for
             settings = access_now()
@@ -348,8 +353,31 @@ def build_router(
         return lambda: histogram_report(exr, name, channel, invert, settings.max_pixels)
 
     if api:
-        api_route("/depth-map", ("options", "recipe", "regions", "split_parts", "min_area"), depth_map)
-        api_route("/histogram", ("invert",), histogram)
+        api_route(
+            "/depth-map",
+            ("options", "recipe", "regions", "split_parts", "min_area"),
+            depth_map,
+            (
+                "A depth EXR to ControlNet depth map",
+                "The depth map (and mask, region map) of an EXR: base64 PNGs, the command line's bytes, what "
+                "ControlNet's API unit takes as `image`; with the window, stats, suggested cutoff, bands and warnings. "
+                "Send JSON, or a multipart upload (the EXR as `file`).",
+                DepthMapRequest,
+                DepthMapUpload,
+            ),
+        )
+        api_route(
+            "/histogram",
+            ("invert",),
+            histogram,
+            (
+                "A depth EXR's histogram and suggested cutoff",
+                "The 20-bucket advice in numbers, the 256-bin histogram, the suggested cutoff and the gap it found. "
+                "Send JSON, or a multipart upload (the EXR as `file`).",
+                HistogramRequest,
+                HistogramUpload,
+            ),
+        )
     ours = list(router.routes)
 
     # last: whatever else comes under the prefix (another method, another path) is answered in our words too
