@@ -443,3 +443,17 @@ def test_the_openapi_schema_shows_the_request_fields_for_json_and_multipart():
         options["schema"]["properties"]["options"]["properties"]
     )
     assert not any("{rest" in path for path in schema["paths"])  # the catch-all is not documented
+
+
+def test_compress_map_has_a_lower_pixel_limit(shared_exr_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """Ranking the distinct depths of an image costs up to 43 bytes a pixel (4.3 GB at the default 100 MP limit):
+    over the API, compress_map takes images up to COMPRESS_MAX_PIXELS, said in a 413."""
+    from daz_depthmap.http import api as api_module
+
+    monkeypatch.setattr(api_module, "COMPRESS_MAX_PIXELS", 1_000_000)  # the 1200x1200 file is over it
+    body = {"image": b64(shared_exr_dir / F32), "name": "big.exr"}
+    reply = client().post(f"{PREFIX}/depth-map", json={**body, "options": {"compress_map": True}})
+    _refused(reply, 413, "big.exr", "compress_map", "1,000,000")
+    assert client().post(f"{PREFIX}/depth-map", json=body).status_code == 200
+    small = client(ApiAccess(True, max_pixels=2_000_000)).post(f"{PREFIX}/depth-map", json={**body, "options": {}})
+    assert small.status_code == 200

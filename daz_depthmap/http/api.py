@@ -41,6 +41,9 @@ from ..render.recipe import RecipeError, recipe_from_dict
 
 #: The largest request body the API reads (a 100-megapixel float EXR with room to spare, base64 included).
 DEFAULT_MAX_BODY_BYTES = 768 * 2**20
+#: The most pixels the API maps with ``compress_map``: ranking the distinct depths of an image costs up to ~43 bytes
+#: a pixel when they are many (4.3 GB at 100 megapixels, README), against ~6 for the plain map.
+COMPRESS_MAX_PIXELS = 40_000_000
 #: The advice's bucket count (the original tool's) and the fine histogram's bin count.
 ADVICE_BUCKETS = 20
 FINE_BINS = 256
@@ -280,7 +283,20 @@ def convert(
 
     Raises :class:`ApiError`: 413 too many pixels, 422 unreadable or no valid depth or options that do not fit."""
     name, params = request.name, request.job.params
-    image = _read(path, name, params.channel, max_pixels)
+    if params.compress_map and max_pixels > COMPRESS_MAX_PIXELS:
+        try:
+            image = _read(path, name, params.channel, COMPRESS_MAX_PIXELS)
+        except ApiError as exc:
+            if exc.status == 413:
+                raise ApiError(
+                    413,
+                    f"{name}: compress_map takes images of at most {COMPRESS_MAX_PIXELS:,} pixels over the API (its "
+                    "cost grows with the distinct depths, up to several GB): send it without compress_map, or "
+                    "use the command line",
+                ) from None
+            raise
+    else:
+        image = _read(path, name, params.channel, max_pixels)
     try:
         made = map_depth_image(image, request.job)
     except (NoDepthError, ValueError) as exc:
