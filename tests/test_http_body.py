@@ -115,6 +115,7 @@ def test_base64_is_as_strict_as_b64decode_with_validate(seed: int):
         (b'{"image": "AAAA", "image": "AAAA"}', 400, "given twice"),
         (b'{"options": "' + b"x" * (5 * 2**20) + b'"}', 413, "fields besides the image"),
     ],
+    ids=lambda value: repr(value[:24]) if isinstance(value, bytes) else str(value),
 )
 def test_json_bodies_that_are_not_a_request_are_refused(body: bytes, status: int, words: str):
     with pytest.raises(ApiError) as caught:
@@ -242,3 +243,21 @@ def test_temporary_files_left_at_exit_are_removed(tmp_path: Path, monkeypatch: p
         late.finish()
     assert caught.value.status == 503
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_json_body_cut_anywhere_in_two_reads_the_same():
+    text = json.dumps(
+        {"name": 'a "b" \\ c \u00e9.exr', "image": "@", "options": {"k": ['x"y', {"z": "\\"}]}, "n": -1.5e3}
+    ).replace('"@"', '"' + base64.b64encode(EXR[:200]).decode().replace("/", "\\/") + '"')
+    expected = json.loads(text)
+    body = text.encode()
+    for cut in range(len(body) + 1):
+        sink = ExrSink()
+        reader = JsonBody(sink)
+        reader.feed(body[:cut])
+        reader.feed(body[cut:])
+        fields = reader.close()
+        sink.finish()
+        assert fields == {k: v for k, v in expected.items() if k != "image"}, cut
+        assert sink.check("x").read_bytes() == EXR[:200], cut
+        sink.discard()

@@ -395,9 +395,9 @@ class JsonBody:
             position = at + 1
             if self._in_string:
                 if char == 0x5C:
-                    if position >= len(data):  # the escaped byte is in the next piece
+                    if position >= len(data):  # the escaped byte is in the next piece: wait for it
                         self._keep(data[start:at])
-                        return at
+                        return None if at == start else at
                     position += 1
                 else:
                     self._in_string = False
