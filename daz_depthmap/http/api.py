@@ -1,10 +1,10 @@
 """The HTTP API's work, without the web framework: a posted EXR and its options in, JSON-ready answers out.
 
-``POST /daz-depthmap/v1/depth-map`` and ``…/histogram`` (:mod:`daz_depthmap.http.routes`) parse the request body
-into a :class:`MapRequest` (a name and a :class:`~daz_depthmap.render.job.Job`), check the EXR's bytes, and call
-:func:`convert` or :func:`histogram_report` on the bytes written to a private temporary file (OpenEXR reads files).
-Every problem is an :class:`ApiError` with the HTTP status and a message naming the file and what is wrong;
-nothing here raises anything else for bad input.
+``POST /daz-depthmap/v1/depth-map`` and ``…/histogram`` (:mod:`daz_depthmap.http.routes`) stream the posted EXR into
+a private temporary file (:mod:`daz_depthmap.http.body`, :func:`new_temporary`; OpenEXR reads files), turn the other
+fields into a :class:`MapRequest` (a name and a :class:`~daz_depthmap.render.job.Job`), and call :func:`convert` or
+:func:`histogram_report` on the file. Every problem is an :class:`ApiError` with the HTTP status and a message
+naming the file and what is wrong; nothing here raises anything else for bad input.
 
 The PNGs are the command line's, byte for byte (the same mapping and :func:`~daz_depthmap.output.png.encode_png`), as
 base64 without a ``data:`` prefix: what ``alwayson_scripts.controlnet.args[i].image`` in the WebUI's
