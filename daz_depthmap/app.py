@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import errno
 import importlib.metadata
 import os
@@ -16,14 +17,15 @@ import signal
 import socket
 import sys
 import sysconfig
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from .cli.options import add_max_pixels_argument
-from .http.routes import ApiAccess, build_router
+from .http.routes import ApiAccess, build_router, mount
 from .params import DEFAULT_MAX_PIXELS, DepthParams
 from .session.store import MAX_IDLE_SECONDS, MAX_MEMORY_BYTES
 from .tab import compat
@@ -146,6 +148,31 @@ def blocked_paths(output_dir: str | os.PathLike[str]) -> list[str]:
     return list(dict.fromkeys([*given, *ours]))
 
 
+@contextlib.contextmanager
+def app_setup(blocks: gr.Blocks, setup: Callable[[Any], None]) -> Iterator[None]:
+    """While launching ``blocks``: ``setup`` the FastAPI app gradio makes for them (our routes) before its server
+    starts listening, so that the first client already finds them (and FastAPI caches an OpenAPI schema with them).
+
+    The app also drops gradio's CORS middleware, as the WebUI does: gradio allows every origin (gradio 4 echoes the
+    origin with credentials), so any page the user visits could drive the app's events from the user's browser."""
+    routes = gr.routes.App
+    original = routes.__dict__["create_app"]
+
+    def create_app(made_for: gr.Blocks, *args: Any, **kwargs: Any) -> Any:
+        app = original.__func__(made_for, *args, **kwargs)
+        if made_for is blocks:
+            app.user_middleware = [m for m in app.user_middleware if "CORSMiddleware" not in m.cls.__name__]
+            app.middleware_stack = None  # built again, without it, at the first request
+            setup(app)
+        return app
+
+    routes.create_app = staticmethod(create_app)
+    try:
+        yield
+    finally:
+        routes.create_app = original
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m daz_depthmap.app",
@@ -198,6 +225,11 @@ def port_problem(host: str, port: int) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:  # credentials that cannot be read stop the start: never an open API by a typo
+        credentials = ApiAccess.parse_credentials(args.api_auth)
+    except ValueError as exc:
+        print(f"error: argument --api-auth: {exc}", file=sys.stderr)
+        return 2
     scripts, _ = client_files()
     if not scripts:
         print(f"error: the page's scripts are missing from {EXTENSION_ROOT}: reinstall daz-depthmap", file=sys.stderr)
@@ -213,19 +245,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     blocks = build_app(args.files, ctx)
     inject_client_files(blocks, *page_additions())
     print(f"DAZ depth map: http://{args.host}:{args.port}/  (outputs go to {Path(args.out_dir).resolve()})")
-    app, _, _ = blocks.launch(
-        server_name=args.host,
-        server_port=args.port,
-        show_api=False,
-        quiet=True,
-        prevent_thread_lock=True,
-        blocked_paths=blocked_paths(args.out_dir),
-    )
-    access = ApiAccess(True, ApiAccess.parse_credentials(args.api_auth), max_pixels=args.max_pixels)
-    app.include_router(build_router(lambda: ctx.sessions, access))
-    # stopped by a service manager or `kill` (SIGTERM) as by Ctrl+C: exit through the interpreter, so the
-    # session store's exit handler deletes the users' uploads (a plain SIGTERM skips exit handlers)
+    access = ApiAccess(True, credentials, max_pixels=args.max_pixels)
+    # stopped by a service manager or `kill` (SIGTERM) as by Ctrl+C: exit through the interpreter, so the exit
+    # handlers delete the users' uploads and the API's posted files (a plain SIGTERM skips exit handlers)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with app_setup(blocks, lambda app: mount(app, build_router(lambda: ctx.sessions, access))):
+        blocks.launch(
+            server_name=args.host,
+            server_port=args.port,
+            show_api=False,
+            quiet=True,
+            prevent_thread_lock=True,
+            blocked_paths=blocked_paths(args.out_dir),
+        )
     blocks.block_thread()
     return 0
 

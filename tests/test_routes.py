@@ -335,3 +335,125 @@ def test_a_conversion_in_progress_does_not_hold_up_the_previews(
             release.set()
             worker.join(60)
     assert answers == [200]
+
+
+@pytest.mark.parametrize("value", ["alice", "alice:", ":pw", "ann:pw,", "ann:pw,,bob:pw", "", "   "])
+def test_credentials_that_cannot_be_read_are_an_error_not_an_open_api(value: str):
+    with pytest.raises(ValueError) as caught:
+        ApiAccess.parse_credentials(value)
+    assert "pw" not in str(caught.value)
+    assert ApiAccess.parse_credentials(None) == {}
+    parsed = ApiAccess.parse_credentials(" ann : secret ,bob:pw:with:colons")
+    assert parsed == {"ann": "secret", "bob": "pw:with:colons"}
+
+
+def test_hostile_bodies_are_a_4xx_json_message_not_a_traceback(store: SessionStore, caplog: pytest.LogCaptureFixture):
+    """Deep nesting, garbage multipart, wrong methods: a 4xx ``{"error"}`` each (the test client raises any error
+    the app lets out, as the server would log its traceback)."""
+    api = client(store=store)
+    deep = "[" * 20000 + "]" * 20000
+    _refused(api.post(f"{PREFIX}/depth-map", content=b'{"options": ' + deep.encode() + b"}"), 400, "nested too deeply")
+    _refused(api.post(f"{PREFIX}/depth-map", content=deep.encode()), 400)
+    _refused(
+        api.post(f"{PREFIX}/depth-map", files={"file": ("a.exr", b"v/1\x01....")}, data={"options": deep}),
+        400,
+        "'options'",
+        "nested too deeply",
+    )
+    _refused(api.post(f"{PREFIX}/histogram", files={"file": ("a.exr", b"v/1\x01")}, data={"invert": deep}), 400)
+    _refused(api.post(f"{PREFIX}/preview", content=deep.encode()), 400, "live preview request")
+    _refused(api.post(f"{PREFIX}/preview", content=b'{"session": ' + deep.encode() + b"}"), 400)
+    garbage = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    _refused(api.post(f"{PREFIX}/depth-map", content=b"\x00garbage\xff" * 1000, headers=garbage), 400, "multipart")
+    _refused(
+        api.post(f"{PREFIX}/depth-map", content=b"x", headers={"Content-Type": "multipart/form-data"}), 400, "boundary"
+    )
+    for path in ("/depth-map", "/histogram", "/preview", "/sessions/abc/release"):
+        reply = api.get(PREFIX + path)
+        _refused(reply, 405, "POST")
+        assert "POST" in reply.headers["allow"]
+    _refused(api.post(f"{PREFIX}/no-such-route", json={}), 404, "no such route")
+    _refused(api.put(f"{PREFIX}/depth-map", json={}), 405)
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+def test_cross_site_requests_are_refused_and_our_answers_carry_no_cors_headers(store: SessionStore, shared_exr_dir):
+    """Any page the user visits could post to 127.0.0.1: a request with another site's Origin is refused (403),
+    a preflight too, whatever CORS the host allows (gradio 3: every origin); pages of the server itself and scripts
+    (no Origin) are served."""
+    from fastapi.middleware.cors import CORSMiddleware
+
+    from daz_depthmap.http.routes import mount
+
+    app = FastAPI()
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+
+    @app.post("/gradio-route")
+    def other() -> dict[str, bool]:  # the host's own route: left as the host made it
+        return {"ok": True}
+
+    mount(app, build_router(lambda: store, ApiAccess(True)))
+    api = TestClient(app)  # its requests go to http://testserver
+    body = {"image": b64(shared_exr_dir / F32)}
+    for origin in (
+        "http://evil.example",
+        "null",
+        "http://testserver:8080",
+        "https://testserver",
+        "http://testserver.evil",
+    ):
+        reply = api.post(f"{PREFIX}/depth-map", json=body, headers={"Origin": origin})
+        _refused(reply, 403, "cross-site")
+        assert not [key for key in reply.headers if key.lower().startswith("access-control-")], reply.headers
+    for path in ("/preview", "/histogram", "/sessions/abc/release", "/nothing"):
+        _refused(api.post(PREFIX + path, json={}, headers={"Origin": "http://evil.example"}), 403)
+    preflight = api.options(
+        f"{PREFIX}/depth-map",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    _refused(preflight, 403, "cross-site")
+    assert "access-control-allow-origin" not in preflight.headers
+    same = api.post(f"{PREFIX}/depth-map", json=body, headers={"Origin": "http://testserver"})
+    assert same.status_code == 200 and "access-control-allow-origin" not in same.headers
+    assert api.post(f"{PREFIX}/depth-map", json=body).status_code == 200  # a script: no Origin
+    assert api.post("/gradio-route", headers={"Origin": "http://evil.example"}).headers["access-control-allow-origin"]
+
+
+def test_the_openapi_schema_shows_the_request_fields_for_json_and_multipart():
+    """As ``/sdapi/v1/txt2img`` shows its fields in ``/docs``: a script author sees what to send."""
+    app = FastAPI()
+    app.include_router(build_router(lambda: None, ApiAccess(True)))
+    schema = TestClient(app).get("/openapi.json").json()
+    expected = {
+        f"{PREFIX}/depth-map": {"image", "name", "options", "recipe", "bands", "allocate", "regions", "split_parts",
+                                "min_area"},
+        f"{PREFIX}/histogram": {"image", "name", "channel", "invert"},
+    }  # fmt: skip
+    for path, fields in expected.items():
+        operation = schema["paths"][path]["post"]
+        content = operation["requestBody"]["content"]
+        as_json = content["application/json"]["schema"]
+        assert set(as_json["properties"]) == fields and as_json["required"] == ["image"]
+        as_form = content["multipart/form-data"]["schema"]
+        assert set(as_form["properties"]) == (fields - {"image"}) | {"file"} and as_form["required"] == ["file"]
+        assert as_form["properties"]["file"]["format"] == "binary"
+        assert operation["responses"]["413"]["content"]["application/json"]["schema"]["properties"]["error"]
+    options = schema["paths"][f"{PREFIX}/depth-map"]["post"]["requestBody"]["content"]["application/json"]
+    assert {"depth_cutoff", "mask", "bits", "compress_map"} <= set(
+        options["schema"]["properties"]["options"]["properties"]
+    )
+    assert not any("{rest" in path for path in schema["paths"])  # the catch-all is not documented
+
+
+def test_compress_map_has_a_lower_pixel_limit(shared_exr_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """Ranking the distinct depths of an image costs up to 43 bytes a pixel (4.3 GB at the default 100 MP limit):
+    over the API, compress_map takes images up to COMPRESS_MAX_PIXELS, said in a 413."""
+    from daz_depthmap.http import api as api_module
+
+    monkeypatch.setattr(api_module, "COMPRESS_MAX_PIXELS", 1_000_000)  # the 1200x1200 file is over it
+    body = {"image": b64(shared_exr_dir / F32), "name": "big.exr"}
+    reply = client().post(f"{PREFIX}/depth-map", json={**body, "options": {"compress_map": True}})
+    _refused(reply, 413, "big.exr", "compress_map", "1,000,000")
+    assert client().post(f"{PREFIX}/depth-map", json=body).status_code == 200
+    small = client(ApiAccess(True, max_pixels=2_000_000)).post(f"{PREFIX}/depth-map", json={**body, "options": {}})
+    assert small.status_code == 200

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..chunks import pixel_slices
 from ..printable import shown_label
 from .colours import RGB
 from .plan import MAX_REGION, BandPlan, band_counts
@@ -125,44 +126,30 @@ def region_map(
     notes: list[str] = []
     in_band = band_counts(index, len(plan.bands))
     present = sorted({int(requested[b]) for b in np.flatnonzero(in_band) if requested[b] >= 0})
-    keys: list[tuple[int, int]] = []  # (requested region, part) per key, in key order
-    if split_parts or min_area > 0:
-        labels = np.take(requested, index)  # index -1 takes the last entry: no region
-        key_image = np.full(labels.shape, -1, np.int32)
-        for region in present:
-            mask = (labels == region).view(np.uint8)
-            count, components, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
-            area = stats[1:, cv2.CC_STAT_AREA]
-            kept = np.flatnonzero(area >= min_area) + 1
-            specks = count - 1 - len(kept)
-            if specks:
-                what = "1 speck" if specks == 1 else f"{specks} specks"
-                notes.append(f"{_name(plan, region)}: {what} under {min_area} pixels left as no region")
-            if len(keys) + (len(kept) if split_parts else 1) > MAX_REGION + 1:
-                raise ValueError(_too_many(len(keys) + len(kept)))
-            lookup = np.full(count, -1, np.int32)
-            if split_parts:
-                kept = kept[np.lexsort((stats[kept, cv2.CC_STAT_TOP], stats[kept, cv2.CC_STAT_LEFT]))]
-                parts = len(kept) if len(kept) > 1 else 0
-                for part, component in enumerate(kept, start=1):
-                    lookup[component] = len(keys)
-                    keys.append((region, part if parts else 0))
-            elif len(kept):
-                lookup[kept] = len(keys)
-                keys.append((region, 0))
-            np.copyto(key_image, lookup[components], where=mask.view(bool))
-    else:  # one lookup per pixel: band -> key
-        key_of = np.full(MAX_REGION + 2, -1, np.int32)
-        key_of[present] = np.arange(len(present))
-        key_image = np.take(key_of[requested], index)  # requested -1 (no region, and index -1) takes key -1
-        keys = [(region, 0) for region in present]
     if size is not None:
         width, height = size
         if width < 1 or height < 1:
             raise ValueError(f"the region map size must be positive, not {width}x{height}")
-        if (height, width) != key_image.shape:
+    keys: list[tuple[int, int]] = []  # (requested region, part) per key, in key order
+    if split_parts or min_area > 0:
+        key_image = _part_keys(index, requested, present, plan, split_parts, min_area, keys, notes)
+        if size is not None and (height, width) != key_image.shape:
             key_image = cv2.resize(key_image, (width, height), interpolation=cv2.INTER_NEAREST)
-    pixels = np.bincount(key_image.ravel() + 1, minlength=len(keys) + 1)[1:]
+        pixels = band_counts(key_image, len(keys))
+        per_key = key_image
+        band_key = None
+    else:  # a band's pixels are all one key: the map is painted from the band index itself, no key image
+        key_of = np.full(MAX_REGION + 2, -1, np.int16)
+        key_of[present] = np.arange(len(present))
+        band_key = key_of[requested]  # per band, and last for index -1: no region
+        keys = [(region, 0) for region in present]
+        counts = in_band
+        if size is not None and (height, width) != index.shape:
+            index = cv2.resize(index, (width, height), interpolation=cv2.INTER_NEAREST)
+            counts = band_counts(index, len(plan.bands))
+        pixels = np.zeros(len(keys), np.int64)
+        np.add.at(pixels, band_key[:-1][band_key[:-1] >= 0], counts[band_key[:-1] >= 0])
+        per_key = index
     shown = np.flatnonzero(pixels)
     if len(shown) > MAX_REGION + 1:
         raise ValueError(_too_many(len(shown)))
@@ -176,19 +163,66 @@ def region_map(
         label = f"{label} {part}" if label and part else label or f"region {number}"
         regions.append(Region(number, region, part, bands, label, int(pixels[key]), region_colour(number)))
     notes.extend(_renumbering_notes(plan, regions))
-    image = _paint(key_image, palette)
+    if band_key is not None:  # a colour per band (the band index's -1, last, stays black)
+        palette = palette[band_key]
+    image = _paint(per_key, palette)
     return RegionMap(image, tuple(regions), tuple(notes))
 
 
+def _part_keys(
+    index: np.ndarray,
+    requested: np.ndarray,
+    present: list[int],
+    plan: BandPlan,
+    split_parts: bool,
+    min_area: int,
+    keys: list[tuple[int, int]],
+    notes: list[str],
+) -> np.ndarray:
+    """The key of every pixel (int16, -1: no region) when regions are split into their connected parts or specks
+    are dropped; ``keys`` and ``notes`` are filled in. One region's mask and connected parts at a time, every other
+    step a slice of pixels at a time."""
+    key_image = np.full(index.shape, -1, np.int16)
+    flat_index, flat_keys = index.reshape(-1), key_image.reshape(-1)
+    mask = np.empty(index.shape, np.uint8)
+    flat_mask = mask.reshape(-1)
+    for region in present:
+        in_region = (requested == region).view(np.uint8)  # per band, and last for index -1 (never)
+        for part in pixel_slices(flat_index.size):
+            np.take(in_region, flat_index[part], out=flat_mask[part])
+        count, components, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
+        area = stats[1:, cv2.CC_STAT_AREA]
+        kept = np.flatnonzero(area >= min_area) + 1
+        specks = count - 1 - len(kept)
+        if specks:
+            what = "1 speck" if specks == 1 else f"{specks} specks"
+            notes.append(f"{_name(plan, region)}: {what} under {min_area} pixels left as no region")
+        if len(keys) + (len(kept) if split_parts else 1) > MAX_REGION + 1:
+            raise ValueError(_too_many(len(keys) + len(kept)))
+        lookup = np.full(count, -1, np.int16)
+        if split_parts:
+            kept = kept[np.lexsort((stats[kept, cv2.CC_STAT_TOP], stats[kept, cv2.CC_STAT_LEFT]))]
+            parts = len(kept) if len(kept) > 1 else 0
+            for number, component in enumerate(kept, start=1):
+                lookup[component] = len(keys)
+                keys.append((region, number if parts else 0))
+        elif len(kept):
+            lookup[kept] = len(keys)
+            keys.append((region, 0))
+        flat_components = components.reshape(-1)
+        for part in pixel_slices(flat_index.size):
+            np.copyto(flat_keys[part], lookup[flat_components[part]], where=flat_mask[part].view(bool))
+        del components, flat_components
+    return key_image
+
+
 def _paint(key_image: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """``palette[key]`` per pixel (key -1 takes the last row): OpenCV's lookup table when the keys fit a byte."""
-    if len(palette) > 256:
-        return np.take(palette, key_image, axis=0)
-    lut = np.zeros((256, 1, 3), np.uint8)
-    lut[: len(palette) - 1, 0] = palette[:-1]
-    lut[255, 0] = palette[-1]  # key -1 as a byte is 255
-    keys = key_image.astype(np.uint8)  # -1 wraps to 255
-    return cv2.LUT(cv2.merge([keys, keys, keys]), lut)
+    """``palette[key]`` per pixel (key -1 takes the last row), a slice of pixels at a time."""
+    out = np.empty((*key_image.shape, 3), np.uint8)
+    flat_keys, flat_out = key_image.reshape(-1), out.reshape(-1, 3)
+    for part in pixel_slices(flat_keys.size):
+        np.take(palette, flat_keys[part], axis=0, out=flat_out[part])
+    return out
 
 
 def _name(plan: BandPlan, region: int) -> str:

@@ -1,10 +1,10 @@
 """The HTTP API's work, without the web framework: a posted EXR and its options in, JSON-ready answers out.
 
-``POST /daz-depthmap/v1/depth-map`` and ``…/histogram`` (:mod:`daz_depthmap.http.routes`) parse the request body
-into a :class:`MapRequest` (a name and a :class:`~daz_depthmap.render.job.Job`), check the EXR's bytes, and call
-:func:`convert` or :func:`histogram_report` on the bytes written to a private temporary file (OpenEXR reads files).
-Every problem is an :class:`ApiError` with the HTTP status and a message naming the file and what is wrong;
-nothing here raises anything else for bad input.
+``POST /daz-depthmap/v1/depth-map`` and ``…/histogram`` (:mod:`daz_depthmap.http.routes`) stream the posted EXR into
+a private temporary file (:mod:`daz_depthmap.http.body`, :func:`new_temporary`; OpenEXR reads files), turn the other
+fields into a :class:`MapRequest` (a name and a :class:`~daz_depthmap.render.job.Job`), and call :func:`convert` or
+:func:`histogram_report` on the file. Every problem is an :class:`ApiError` with the HTTP status and a message
+naming the file and what is wrong; nothing here raises anything else for bad input.
 
 The PNGs are the command line's, byte for byte (the same mapping and :func:`~daz_depthmap.output.png.encode_png`), as
 base64 without a ``data:`` prefix: what ``alwayson_scripts.controlnet.args[i].image`` in the WebUI's
@@ -13,14 +13,17 @@ base64 without a ``data:`` prefix: what ``alwayson_scripts.controlnet.args[i].im
 
 from __future__ import annotations
 
+import atexit
 import base64
-import binascii
+import contextlib
+import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -38,14 +41,15 @@ from ..render.recipe import RecipeError, recipe_from_dict
 
 #: The largest request body the API reads (a 100-megapixel float EXR with room to spare, base64 included).
 DEFAULT_MAX_BODY_BYTES = 768 * 2**20
+#: The most pixels the API maps with ``compress_map``: ranking the distinct depths of an image costs up to ~43 bytes
+#: a pixel when they are many (4.3 GB at 100 megapixels, README), against ~6 for the plain map.
+COMPRESS_MAX_PIXELS = 40_000_000
 #: The advice's bucket count (the original tool's) and the fine histogram's bin count.
 ADVICE_BUCKETS = 20
 FINE_BINS = 256
 
 _MAP_KEYS = ("image", "name", "options", "recipe", "bands", "allocate", "regions", "split_parts", "min_area")
 _HISTOGRAM_KEYS = ("image", "name", "channel", "invert")
-
-T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -151,40 +155,60 @@ def histogram_job(data: object) -> tuple[str, str | None, bool]:
     return _name(fields), channel, invert
 
 
-def decode_image(value: object, name: str) -> bytes:
-    """The EXR bytes of a JSON request's ``image``: base64, optionally as a ``data:`` URL, as the WebUI's own API
-    takes images. Raises :class:`ApiError` (400 not base64, 415 not an EXR)."""
-    if not isinstance(value, str) or not value:
-        raise ApiError(400, f"{name}: 'image' must be the EXR file as a base64 string")
-    text = value.split(",", 1)[1] if value.startswith("data:") and "," in value else value
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ApiError(400, f"{name}: 'image' is not valid base64") from None
-    check_exr(data, name)
-    return data
-
-
-def check_exr(data: bytes, name: str) -> None:
-    """Refuse bytes that are no OpenEXR file before anything decodes them (415)."""
-    if len(data) < 8 or data[:4] != EXR_MAGIC:
-        what = "empty" if not data else "a PNG" if data[:4] == b"\x89PNG" else "not an OpenEXR file"
+def check_exr(head: bytes, name: str) -> None:
+    """Refuse a file that is no OpenEXR file, from its first 8 bytes, before anything decodes it (415)."""
+    if len(head) < 8 or head[:4] != EXR_MAGIC:
+        what = "empty" if not head else "a PNG" if head[:4] == b"\x89PNG" else "not an OpenEXR file"
         raise ApiError(415, f"{name}: {what} (an OpenEXR file starts with the bytes 76 2f 31 01)")
 
 
-def with_exr_file(data: bytes, name: str, work: Callable[[Path], T]) -> T:
-    """Run ``work`` on ``data`` written to a private temporary file (removed after, whatever happens)."""
-    handle, temp = tempfile.mkstemp(prefix="daz_depthmap-api-", suffix=".exr")
+# --------------------------------------------------------------------------------------------------------------
+# The posted files: private temporary files, removed when their request ends and, whatever is left, at exit
+
+TEMPORARY_PREFIX = "daz_depthmap-api-"
+_temporaries: set[Path] = set()
+_temporaries_lock = threading.Lock()
+_closing = False
+
+
+def new_temporary() -> tuple[int, Path]:
+    """A new private temporary file for a posted EXR: its open descriptor and path (see :func:`drop_temporary`)."""
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        return work(Path(temp))
+        handle, name = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=".exr")
     except OSError as exc:
-        raise ApiError(
-            507 if exc.errno == 28 else 500, f"{name}: the server could not keep the upload ({exc})"
-        ) from None
-    finally:
-        Path(temp).unlink(missing_ok=True)
+        raise ApiError(507 if exc.errno == 28 else 500, f"the server could not keep the upload ({exc})") from None
+    path = Path(name)
+    with _temporaries_lock:
+        if not _closing:
+            _temporaries.add(path)
+            return handle, path
+    os.close(handle)
+    path.unlink(missing_ok=True)
+    raise ApiError(503, "the server is stopping")
+
+
+def drop_temporary(path: Path) -> None:
+    """Remove a posted EXR's temporary file."""
+    with _temporaries_lock:
+        _temporaries.discard(path)
+    with contextlib.suppress(OSError):  # another process may hold it (Windows); the exit handler tries again
+        path.unlink(missing_ok=True)
+
+
+def remove_temporaries() -> None:
+    """Remove every posted EXR still on disk, and every one made after (the server is stopping: a conversion still
+    running in a worker thread, or a body still arriving, may not get to remove its own)."""
+    global _closing
+    with _temporaries_lock:
+        _closing = True
+        left = list(_temporaries)
+        _temporaries.clear()
+    for path in left:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+atexit.register(remove_temporaries)
 
 
 def _read(path: Path, name: str, channel: str | None, max_pixels: int) -> DepthImage:
@@ -199,8 +223,44 @@ def _read(path: Path, name: str, channel: str | None, max_pixels: int) -> DepthI
         raise ApiError(413, f"{name}: not enough memory to decode this image") from None
 
 
-def _png(image: np.ndarray) -> str:
-    return base64.b64encode(encode_png(image)).decode("ascii")
+@dataclass(frozen=True, eq=False)
+class EncodedPng:
+    """A PNG of a reply: base64 text in the JSON, made a slice at a time when the reply is written
+    (:func:`reply_pieces`)."""
+
+    data: bytes
+
+    def base64(self) -> str:
+        return base64.b64encode(self.data).decode("ascii")
+
+
+def _png(image: np.ndarray) -> EncodedPng:
+    return EncodedPng(encode_png(image))
+
+
+#: Bytes of a PNG turned to base64 per piece of a reply (a multiple of 3: the pieces join into one base64 text).
+_BASE64_SLICE = 3 * 2**18
+
+
+def reply_pieces(reply: Mapping[str, Any]) -> Iterator[bytes]:
+    """A reply as JSON text, in pieces: its PNGs (:class:`EncodedPng`, at the top level) as base64 strings made a
+    slice at a time, so that the whole text is never held at once."""
+    yield b"{"
+    for number, (key, value) in enumerate(reply.items()):
+        yield (", " if number else "").encode() + json.dumps(key).encode() + b": "
+        if isinstance(value, EncodedPng):
+            yield b'"'
+            for start in range(0, len(value.data), _BASE64_SLICE):
+                yield base64.b64encode(value.data[start : start + _BASE64_SLICE])
+            yield b'"'
+        else:
+            yield json.dumps(value).encode()
+    yield b"}"
+
+
+def reply_json(reply: Mapping[str, Any]) -> dict[str, Any]:
+    """A reply with its PNGs as base64 text: what a client gets, as a dict."""
+    return {key: value.base64() if isinstance(value, EncodedPng) else value for key, value in reply.items()}
 
 
 def _stats(stats: DepthStats) -> dict[str, Any]:
@@ -212,47 +272,76 @@ def _stats(stats: DepthStats) -> dict[str, Any]:
     }
 
 
-def convert(path: Path, request: MapRequest, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
-    """The depth map (and mask, region map) of the EXR at ``path`` with the request's job, as JSON-ready data.
+def convert(
+    path: Path, request: MapRequest, max_pixels: int = DEFAULT_MAX_PIXELS, encoded: bool = False
+) -> dict[str, Any]:
+    """The depth map (and mask, region map) of the EXR at ``path`` with the request's job, as JSON-ready data
+    (``encoded``: the PNGs as :class:`EncodedPng`, for :func:`reply_pieces` to write a slice at a time).
+
+    The depth is let go as soon as the maps are made, and each map once it is encoded: the PNGs are encoded
+    without the image's float depth held beside them.
 
     Raises :class:`ApiError`: 413 too many pixels, 422 unreadable or no valid depth or options that do not fit."""
     name, params = request.name, request.job.params
-    image = _read(path, name, params.channel, max_pixels)
+    if params.compress_map and max_pixels > COMPRESS_MAX_PIXELS:
+        try:
+            image = _read(path, name, params.channel, COMPRESS_MAX_PIXELS)
+        except ApiError as exc:
+            if exc.status == 413:
+                raise ApiError(
+                    413,
+                    f"{name}: compress_map takes images of at most {COMPRESS_MAX_PIXELS:,} pixels over the API (its "
+                    "cost grows with the distinct depths, up to several GB): send it without compress_map, or "
+                    "use the command line",
+                ) from None
+            raise
+    else:
+        image = _read(path, name, params.channel, max_pixels)
     try:
         made = map_depth_image(image, request.job)
     except (NoDepthError, ValueError) as exc:
         raise ApiError(422, f"{name}: {exc}") from None
     stats, result, plan = made.stats, made.map, made.plan
     suggestion = result.suggestion or suggest_cutoff(image.depth, stats, params.invert)
+    channel, width, height, notes = image.channel, image.width, image.height, image.notes
+    window, warnings = result.window, result.warnings
+    regions = made.regions
+    maps = {"depth_map": result.depth, "mask": result.mask, "regions": regions.image if regions is not None else None}
+    result = made = image = None  # type: ignore[assignment]  # only the maps are left
     reply: dict[str, Any] = {
         "name": name,
-        "channel": image.channel,
-        "width": image.width,
-        "height": image.height,
+        "channel": channel,
+        "width": width,
+        "height": height,
         "bits": params.bits,
-        "depth_map": _png(result.depth),
-        "mask": _png(result.mask) if result.mask is not None else None,
+        "depth_map": None,
+        "mask": None,
         "regions": None,
-        "window": {"near": result.window.near, "far": result.window.far},
+        "window": {"near": window.near, "far": window.far},
         "stats": _stats(stats),
         "suggested_cutoff": suggestion.cutoff,
         "suggestion": suggestion.reason,
         "bands": None,
-        "warnings": [*image.notes, *result.warnings],
+        "warnings": [*notes, *warnings],
     }
     if plan is not None:
         reply["bands"] = [
             {"start": start, "end": end, "levels": band.levels, "label": band.label, "region": band.region}
-            for (start, end), band in zip(plan.ranges(result.window), plan.bands, strict=True)
+            for (start, end), band in zip(plan.ranges(window), plan.bands, strict=True)
         ]
-    if made.regions is not None:
-        reply["regions"] = _png(made.regions.image)
+    if regions is not None:
         reply["region_list"] = [
             {"number": r.number, "label": r.label, "pixels": r.pixels, "colour": list(r.colour)}
-            for r in made.regions.regions
+            for r in regions.regions
         ]
-        reply["warnings"] += list(made.regions.notes)
-    return reply
+        reply["warnings"] += list(regions.notes)
+        regions = None
+    for key in list(maps):  # each map let go once it is encoded
+        picture = maps.pop(key)
+        if picture is not None:
+            reply[key] = _png(picture)
+        del picture
+    return reply if encoded else reply_json(reply)
 
 
 def histogram_report(

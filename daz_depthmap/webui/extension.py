@@ -70,8 +70,22 @@ def api_access() -> Any:
     from ..http.routes import ApiAccess
 
     opts = getattr(_shared(), "cmd_opts", None)
-    credentials = ApiAccess.parse_credentials(getattr(opts, "api_auth", None))
+    try:
+        credentials = ApiAccess.parse_credentials(getattr(opts, "api_auth", None) or None)
+    except ValueError:  # said when the routes were mounted; never served without the login asked for
+        return ApiAccess(False)
     return ApiAccess(bool(getattr(opts, "api", False)), credentials)
+
+
+def api_auth_problem() -> str | None:
+    """Why the WebUI's ``--api-auth`` cannot be read (``None``: it can, or there is none)."""
+    from ..http.routes import ApiAccess
+
+    try:
+        ApiAccess.parse_credentials(getattr(getattr(_shared(), "cmd_opts", None), "api_auth", None) or None)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _shared() -> Any | None:
@@ -258,9 +272,12 @@ class Extension:
 
     # on_app_started: the routes read the store of the page built last (Reload UI builds a new one)
     def add_routes(self, _demo: Any, app: Any) -> None:
-        from ..http.routes import build_router
+        from ..http.routes import build_router, mount
 
-        app.include_router(build_router(lambda: self.sessions, api_access))
+        problem = api_auth_problem()
+        if problem:  # the WebUI refuses such a value itself; should one get here, the API stays unmounted
+            log.error("DAZ Depth: --api-auth cannot be read (%s): the depth map API is not mounted", problem)
+        mount(app, build_router(lambda: self.sessions, api_access, api=problem is None))
 
     # on_app_started: the page built last serves its files (Reload UI builds a new one, and reads the setting again)
     def block_outputs(self, demo: Any, _app: Any) -> None:

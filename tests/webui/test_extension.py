@@ -349,6 +349,30 @@ def test_the_api_routes_follow_the_webuis_api_flags(webui: WebUI, monkeypatch: p
     assert api.post(path, json=body, auth=("ann", "secret")).json()["width"] == 1200
 
 
+def test_an_api_auth_that_cannot_be_read_leaves_the_api_unmounted(
+    webui: WebUI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, shared_exr_dir
+):
+    """The WebUI refuses ``--api-auth alice`` itself; should such a value reach the extension, its API is not
+    mounted (and the log says why) rather than served without the login the user asked for."""
+    import base64
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setattr(webui.shared.cmd_opts, "api", True, raising=False)
+    monkeypatch.setattr(webui.shared.cmd_opts, "api_auth", "alice", raising=False)
+    webui.load_scripts()
+    webui.start(units=1)
+    app = FastAPI()
+    webui.script_callbacks.app_started_callback(None, app)
+    paths = {getattr(route, "path", "") for route in app.routes}
+    assert "/daz-depthmap/v1/preview" in paths and "/daz-depthmap/v1/depth-map" not in paths
+    said = [r.getMessage() for r in caplog.records]
+    assert any("--api-auth cannot be read" in line and "not mounted" in line for line in said), said
+    body = {"image": base64.b64encode((shared_exr_dir / "synthetic_daz_Y_f32_zip_1200.exr").read_bytes()).decode()}
+    assert TestClient(app).post("/daz-depthmap/v1/depth-map", json=body).status_code != 200
+
+
 def test_the_users_uploads_are_deleted_when_the_webui_stops(
     webui: WebUI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shared_exr_dir
 ) -> None:
