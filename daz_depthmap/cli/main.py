@@ -31,13 +31,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
 from ..bands.plan import Allocation, BandPlan
 from ..bands.spec import parse_band_spec
 from ..canvas.normals.options import BACKGROUNDS, CONVENTIONS, NormalOptions
+from ..canvas.sequences import group_frames, unrecognised_series
 from ..canvas.sets import group_canvases
 from ..exr import MissingBindingsError
 from ..output.names import StemClaims
@@ -46,7 +47,7 @@ from ..params import OPTIONS, DepthParams
 from ..printable import one_line, shown_name
 from ..render.job import Job
 from ..render.recipe import freeze_recipe, read_recipe_file, recipe_to_json
-from .batch import Task, batch_items
+from .batch import Outcome, Task, batch_items
 from .options import add_max_pixels_argument, add_option
 from .pool import cpu_count, outcomes
 
@@ -298,6 +299,47 @@ class _Done:
     total: int = 0
 
 
+def _first_frames(tasks: list[Task], jobs: int) -> tuple[dict[int, Outcome], list[str]]:
+    """Convert the first frame of each frame sequence among ``tasks`` (see
+    :mod:`daz_depthmap.canvas.sequences`) and give its other frames the first frame's settings frozen (both cutoffs
+    fixed at its window, the bands' levels as it got them), so that the depth does not flicker from frame to frame.
+    A first frame that fails hands the part on to the next frame. Changes ``tasks``; returns the outcomes of the
+    frames converted (by task index) and the summary's line for each sequence."""
+    ahead: dict[int, Outcome] = {}
+    notes: list[str] = []
+    waiting = [(sequence, 0) for sequence in group_frames([task.item.stem for task in tasks])]
+    while waiting:
+        with contextlib.closing(outcomes([tasks[s.positions[k]] for s, k in waiting], jobs)) as results:
+            converted = list(results)
+        still = []
+        for (sequence, k), outcome in zip(waiting, converted, strict=True):
+            first = tasks[sequence.positions[k]]
+            ahead[sequence.positions[k]] = outcome
+            if outcome.window is None or outcome.report is None:
+                if len(sequence.positions) - k > 2:  # two frames or more left: the next one leads
+                    still.append((sequence, k + 1))
+                continue
+            recipe = freeze_recipe(first.job.params, outcome.report.plan or BandPlan(), outcome.window)
+            frozen = replace(first.job, params=recipe.params, bands=recipe.plan, allocate=None)
+            for position in sequence.positions[k + 1 :]:
+                tasks[position] = replace(tasks[position], job=frozen)
+            notes.append(
+                f"sequence {shown_name(sequence.name)}: {len(sequence.positions) - k} frames mapped the way its "
+                f"first frame {shown_name(first.item.name)} was (window {outcome.window.near:g}.."
+                f"{outcome.window.far:g}, both cutoffs fixed, bands and levels kept), so the depth does not "
+                "flicker; --recipe FILE.json maps them otherwise"
+            )
+        waiting = still
+    return ahead, notes
+
+
+def _not_a_series(named: str) -> str:
+    return (
+        f"note: files named like {shown_name(named)} were mapped each with its own settings: only frames named "
+        "NAME_000, NAME_001, ... (and their canvases NAME_000-CANVAS-TYPE.exr) are taken as one image series"
+    )
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (0 all written, 1 some file or set failed, 2 bad usage, 130
     interrupted).
@@ -354,8 +396,12 @@ def _run(argv: Sequence[str] | None, out: TextIO, err: TextIO, done: _Done) -> i
         stems.append("" if item.refused else claims.claim(item.stem, owner, folder))
         if not item.refused:
             tasks.append(Task(item, job, args.out_dir, args.max_pixels, tuple(paths), stems[-1], len(paths) > 1))
+    jobs = args.jobs or cpu_count()
+    ahead, notes = ({}, []) if args.recipe is not None else _first_frames(tasks, jobs)
     saved_recipe = False
-    with contextlib.closing(outcomes(tasks, args.jobs or cpu_count())) as results:
+    rest = [task for index, task in enumerate(tasks) if index not in ahead]
+    with contextlib.closing(outcomes(rest, jobs)) as results:
+        index = -1
         for number, (item, stem) in enumerate(zip(items, stems, strict=True), 1):
             done.items = number - 1
             name = shown_name(item.name)
@@ -364,9 +410,10 @@ def _run(argv: Sequence[str] | None, out: TextIO, err: TextIO, done: _Done) -> i
                 failed += 1
                 print(one_line(f"{prefix}: error: {item.refused}"), file=err)
                 continue
+            index += 1
             for conflict in item.files.conflicts if item.files is not None else ():
                 print(one_line(f"{prefix}: warning: {conflict}"), file=err)
-            outcome = next(results)
+            outcome = ahead[index] if index in ahead else next(results)
             out.write(outcome.printed)
             report = outcome.report
             if report is None:
@@ -395,4 +442,7 @@ def _run(argv: Sequence[str] | None, out: TextIO, err: TextIO, done: _Done) -> i
         sets = sum(item.is_set for item in items)
         what = "files" if not sets else "sets" if sets == len(items) else "sets and files"
         print(f"{done} of {len(items)} {what} written in {time.perf_counter() - started:.1f} s", file=out)
+    if not args.quiet:
+        for note in notes + [_not_a_series(named) for named in unrecognised_series([t.item.stem for t in tasks])]:
+            print(one_line(note), file=out)
     return 1 if failed else 0
