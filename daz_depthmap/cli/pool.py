@@ -5,7 +5,8 @@ and sends back its :class:`~daz_depthmap.cli.batch.Outcome` (plain data: the lin
 started with ``forkserver`` where the platform has it (Linux; one server process imports the package once, each
 worker is forked from it), else ``spawn`` (Windows, macOS); never ``fork``, which would copy a host's threads
 (the WebUI's). Memory stays bounded: a worker converts one item at a time, so at most N items are in memory at
-once; at most 2N are dispatched ahead of the one printed next.
+once; at most 2N are dispatched ahead of the one printed next. Each worker decodes EXRs on one thread (in-process,
+OpenEXR uses up to 8): N workers with N threads each would only contend for the CPUs.
 
 Ctrl+C: the parent passes the interrupt on to its workers; a worker converting an item stops it (its outputs are
 written through temporaries all or nothing, so nothing half-written is left), an idle worker ignores it, and the
@@ -51,6 +52,11 @@ def _on_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _start_worker() -> None:
     signal.signal(signal.SIGINT, _on_interrupt)
+    with contextlib.suppress(Exception):  # one decoding thread per worker: N workers already use the N CPUs
+        import OpenEXR
+
+        if callable(getattr(OpenEXR, "set_global_thread_count", None)):
+            OpenEXR.set_global_thread_count(1)
 
 
 def _work(task: Task) -> Outcome:
