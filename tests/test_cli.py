@@ -781,7 +781,7 @@ def test_a_name_with_a_line_break_keeps_the_summary_on_one_quoted_line(tmp_path,
 
 def test_ctrl_c_stops_with_one_line_and_exit_130(daz_exr, tmp_path, monkeypatch):
     """Issue 16: Ctrl+C printed a 25-line traceback."""
-    from daz_depthmap.cli import main as cli
+    from daz_depthmap.cli import batch as cli
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -793,14 +793,15 @@ def test_ctrl_c_stops_with_one_line_and_exit_130(daz_exr, tmp_path, monkeypatch)
     monkeypatch.setattr(
         cli, "process_item", lambda *a, **k: interrupted() if calls else calls.append(1) or real(*a, **k)
     )
-    status, out, err = run(daz_exr, second, "--out_dir", tmp_path / "out")
+    status, out, err = run(daz_exr, second, "--out_dir", tmp_path / "out", "--jobs", "1")
     assert status == 130
     assert err == "interrupted after 1 of 2 inputs; no output is left half-written\n"
     assert out.startswith("[1/2] figure.exr: ") and len(out.splitlines()) == 1
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process")
-def test_ctrl_c_in_a_real_batch_leaves_only_whole_outputs(daz_exr, tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_in_a_real_batch_leaves_only_whole_outputs(daz_exr, tmp_path, jobs):
     import signal
     import subprocess
     import sys
@@ -814,6 +815,7 @@ def test_ctrl_c_in_a_real_batch_leaves_only_whole_outputs(daz_exr, tmp_path):
     out_dir = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     args = [sys.executable, "-m", "daz_depthmap", *map(str, inputs), "--mask", "--out_dir", str(out_dir)]
+    args += ["--jobs", jobs]
     child = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert child.stdout is not None and child.stdout.readline().startswith("[1/40] ")
     child.send_signal(signal.SIGINT)

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import io
+import signal
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -12,7 +16,9 @@ from ..bands.plan import BandPlan
 from ..canvas.normals import LARGE_ERROR_DEG, NormalMap
 from ..canvas.normals.options import describe_normals
 from ..canvas.sets import CanvasGrouping, CanvasSet
+from ..depth.mapping import DepthWindow
 from ..exr import DepthReadError, NoDepthChannelError
+from ..exr.library_output import native_stderr_silenced
 from ..output.names import output_path, stem_of
 from ..output.png import save_outputs
 from ..printable import shown_label, shown_name
@@ -189,6 +195,24 @@ def _sections(item: Item, job: Job, made: JobResult) -> list[str]:
     return sections
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl+C back while a set's outputs are encoded and written (a fraction of a second), then raise it:
+    an interrupt between a temporary's creation and its being recorded, or between two renames, would leave a
+    temporary or half a set behind. Only in the main thread (where Python delivers signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def process_item(
     item: Item,
     job: Job,
@@ -220,7 +244,47 @@ def process_item(
         warnings += _normal_warnings(made.normal)
     if made.normal_missing is not None:
         warnings.append(made.normal_missing)
-    written = save_outputs(outputs, protect)
+    with interrupts_deferred():
+        written = save_outputs(outputs, protect)
     summary = ("; " if item.is_set else ", ").join(_sections(item, job, made))
     return FileReport(f"{summary} -> {', '.join(shown_name(p.name) for p in written)}", warnings,
                       depth.plan if depth else None, depth.map if depth else None)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Task:
+    """One item to convert, with everything :func:`process_item` needs (plain data, sent to a worker process):
+    its output ``stem`` is claimed by the parent before the item is dispatched."""
+
+    item: Item
+    job: Job
+    out_dir: Path | None
+    max_pixels: int
+    protect: tuple[Path, ...]
+    stem: str
+    several: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What converting a :class:`Task` came to (plain data, sent back from a worker process): the text it printed
+    on stdout (histogram advice), and its report (without the map's pixels: its ``window`` is kept for
+    --save_recipe) or the error line's text."""
+
+    printed: str
+    report: FileReport | None = None
+    error: str = ""
+    window: DepthWindow | None = None
+
+
+def run_task(task: Task) -> Outcome:
+    """Convert one item, catching every failure as an error line's text (the batch goes on)."""
+    out = io.StringIO()
+    try:
+        with native_stderr_silenced():  # OpenEXR's C library prints per bad chunk: this process is ours
+            report = process_item(task.item, task.job, task.out_dir, task.max_pixels, out, task.protect, task.stem,
+                                  task.several)  # fmt: skip
+    except Exception as exc:  # every failure is one line, and the batch goes on
+        return Outcome(out.getvalue(), error=problem_line(exc, task.item.is_set))
+    window = report.result.window if report.result is not None else None
+    return Outcome(out.getvalue(), FileReport(report.summary, report.warnings, report.plan), window=window)

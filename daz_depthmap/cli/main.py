@@ -31,24 +31,25 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
 from ..bands.plan import Allocation, BandPlan
 from ..bands.spec import parse_band_spec
 from ..canvas.normals.options import BACKGROUNDS, CONVENTIONS, NormalOptions
+from ..canvas.sequences import group_frames, unrecognised_series
 from ..canvas.sets import group_canvases
 from ..exr import MissingBindingsError
-from ..exr.library_output import native_stderr_silenced
 from ..output.names import StemClaims
 from ..output.png import write_atomic
 from ..params import OPTIONS, DepthParams
 from ..printable import one_line, shown_name
 from ..render.job import Job
 from ..render.recipe import freeze_recipe, read_recipe_file, recipe_to_json
-from .batch import batch_items, problem_line, process_item
+from .batch import Outcome, Task, batch_items
 from .options import add_max_pixels_argument, add_option
+from .pool import cpu_count, outcomes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_normal_arguments(parser)
     parser.add_argument("--out_dir", "--out-dir", type=Path, default=None, help="write outputs here")
     add_max_pixels_argument(parser)
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="convert the files and sets in N worker processes (default: the number of CPUs; 1: one after the "
+        "other in this process); results are printed in the order given",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems and histogram advice")
     return parser
 
@@ -230,6 +240,16 @@ def _band_spec(text: str | None, invert: bool) -> BandPlan | str | None:
     return parse_band_spec(text, invert)
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of worker processes, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more worker processes, got {value}")
+    return value
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
@@ -277,6 +297,47 @@ class _Done:
 
     items: int = 0
     total: int = 0
+
+
+def _first_frames(tasks: list[Task], jobs: int) -> tuple[dict[int, Outcome], list[str]]:
+    """Convert the first frame of each frame sequence among ``tasks`` (see
+    :mod:`daz_depthmap.canvas.sequences`) and give its other frames the first frame's settings frozen (both cutoffs
+    fixed at its window, the bands' levels as it got them), so that the depth does not flicker from frame to frame.
+    A first frame that fails hands the part on to the next frame. Changes ``tasks``; returns the outcomes of the
+    frames converted (by task index) and the summary's line for each sequence."""
+    ahead: dict[int, Outcome] = {}
+    notes: list[str] = []
+    waiting = [(sequence, 0) for sequence in group_frames([task.item.stem for task in tasks])]
+    while waiting:
+        with contextlib.closing(outcomes([tasks[s.positions[k]] for s, k in waiting], jobs)) as results:
+            converted = list(results)
+        still = []
+        for (sequence, k), outcome in zip(waiting, converted, strict=True):
+            first = tasks[sequence.positions[k]]
+            ahead[sequence.positions[k]] = outcome
+            if outcome.window is None or outcome.report is None:
+                if len(sequence.positions) - k > 2:  # two frames or more left: the next one leads
+                    still.append((sequence, k + 1))
+                continue
+            recipe = freeze_recipe(first.job.params, outcome.report.plan or BandPlan(), outcome.window)
+            frozen = replace(first.job, params=recipe.params, bands=recipe.plan, allocate=None)
+            for position in sequence.positions[k + 1 :]:
+                tasks[position] = replace(tasks[position], job=frozen)
+            notes.append(
+                f"sequence {shown_name(sequence.name)}: {len(sequence.positions) - k} frames mapped the way its "
+                f"first frame {shown_name(first.item.name)} was (window {outcome.window.near:g}.."
+                f"{outcome.window.far:g}, both cutoffs fixed, bands and levels kept), so the depth does not "
+                "flicker; --recipe FILE.json maps them otherwise"
+            )
+        waiting = still
+    return ahead, notes
+
+
+def _not_a_series(named: str) -> str:
+    return (
+        f"note: files named like {shown_name(named)} were mapped each with its own settings: only frames named "
+        "NAME_000, NAME_001, ... (and their canvases NAME_000-CANVAS-TYPE.exr) are taken as one image series"
+    )
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -327,45 +388,61 @@ def _run(argv: Sequence[str] | None, out: TextIO, err: TextIO, done: _Done) -> i
     done.total = len(items)
     started = time.perf_counter()
     claims = StemClaims()  # two inputs whose outputs would share a name: the second's get "-2"
-    saved_recipe = False
-    for number, item in enumerate(items, 1):
-        done.items = number - 1
-        name = shown_name(item.name)
-        prefix = f"[{number}/{len(items)}] {name}" if len(items) > 1 else name
-        if item.refused:
-            failed += 1
-            print(one_line(f"{prefix}: error: {item.refused}"), file=err)
-            continue
+    stems: list[str] = []  # each item's stem, claimed here in input order before any item is dispatched
+    tasks: list[Task] = []
+    for item in items:
         folder = args.out_dir if args.out_dir is not None else item.path.parent
         owner = ("set", item.path.resolve()) if item.is_set else item.path.resolve()
-        stem = claims.claim(item.stem, owner, folder)
-        for conflict in item.files.conflicts if item.files is not None else ():
-            print(one_line(f"{prefix}: warning: {conflict}"), file=err)
-        try:
-            with native_stderr_silenced():  # OpenEXR's C library prints per bad chunk: this process is ours
-                report = process_item(item, job, args.out_dir, args.max_pixels, out, paths, stem, len(paths) > 1)
-        except Exception as exc:  # every failure is one line, and the batch goes on
-            failed += 1
-            print(one_line(f"{prefix}: error: {problem_line(exc, item.is_set)}"), file=err)
-            continue
-        for warning in report.warnings:
-            print(one_line(f"{prefix}: warning: {warning}"), file=err)
-        if args.save_recipe is not None and report.result is not None and not saved_recipe:
-            recipe = freeze_recipe(params, report.plan or BandPlan(), report.result.window)
-            try:
-                write_atomic(args.save_recipe, recipe_to_json(recipe).encode("utf-8"), paths)
-                saved_recipe = True
-                print(f"{prefix}: recipe saved to {shown_name(str(args.save_recipe))}", file=out)
-            except OSError as exc:
-                print(one_line(f"{prefix}: error: recipe not saved: {exc}"), file=err)
-        if not args.quiet:
-            renamed = (
-                f" (renamed: another input in this run writes {shown_name(item.stem)}.*)" if stem != item.stem else ""
-            )
-            print(one_line(f"{prefix}: {report.summary}{renamed}"), file=out)
+        stems.append("" if item.refused else claims.claim(item.stem, owner, folder))
+        if not item.refused:
+            tasks.append(Task(item, job, args.out_dir, args.max_pixels, tuple(paths), stems[-1], len(paths) > 1))
+    jobs = args.jobs or cpu_count()
+    ahead, notes = ({}, []) if args.recipe is not None else _first_frames(tasks, jobs)
+    saved_recipe = False
+    rest = [task for index, task in enumerate(tasks) if index not in ahead]
+    with contextlib.closing(outcomes(rest, jobs)) as results:
+        index = -1
+        for number, (item, stem) in enumerate(zip(items, stems, strict=True), 1):
+            done.items = number - 1
+            name = shown_name(item.name)
+            prefix = f"[{number}/{len(items)}] {name}" if len(items) > 1 else name
+            if item.refused:
+                failed += 1
+                print(one_line(f"{prefix}: error: {item.refused}"), file=err)
+                continue
+            index += 1
+            for conflict in item.files.conflicts if item.files is not None else ():
+                print(one_line(f"{prefix}: warning: {conflict}"), file=err)
+            outcome = ahead[index] if index in ahead else next(results)
+            out.write(outcome.printed)
+            report = outcome.report
+            if report is None:
+                failed += 1
+                print(one_line(f"{prefix}: error: {outcome.error}"), file=err)
+                continue
+            for warning in report.warnings:
+                print(one_line(f"{prefix}: warning: {warning}"), file=err)
+            if args.save_recipe is not None and outcome.window is not None and not saved_recipe:
+                recipe = freeze_recipe(params, report.plan or BandPlan(), outcome.window)
+                try:
+                    write_atomic(args.save_recipe, recipe_to_json(recipe).encode("utf-8"), paths)
+                    saved_recipe = True
+                    print(f"{prefix}: recipe saved to {shown_name(str(args.save_recipe))}", file=out)
+                except OSError as exc:
+                    print(one_line(f"{prefix}: error: recipe not saved: {exc}"), file=err)
+            if not args.quiet:
+                renamed = (
+                    f" (renamed: another input in this run writes {shown_name(item.stem)}.*)"
+                    if stem != item.stem
+                    else ""
+                )
+                print(one_line(f"{prefix}: {report.summary}{renamed}"), file=out)
     if len(items) > 1 and not args.quiet:
         done = len(items) - failed
         sets = sum(item.is_set for item in items)
         what = "files" if not sets else "sets" if sets == len(items) else "sets and files"
         print(f"{done} of {len(items)} {what} written in {time.perf_counter() - started:.1f} s", file=out)
+    if not args.quiet:
+        for note in notes + [_not_a_series(named) for named in unrecognised_series([t.item.stem for t in tasks])]:
+            print(one_line(note), file=out)
     return 1 if failed else 0
