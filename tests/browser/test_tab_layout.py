@@ -135,3 +135,36 @@ def test_nothing_overlaps_at_1024_wide(browser, app, open_tab, artifacts: Path):
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 1024, "the page scrolls sideways at 1024 px"
     page.close()
+
+
+def test_a_warning_does_not_move_the_slider_and_band_checkboxes_look_ticked(browser, app, open_tab, artifacts: Path):
+    page = sized_page(browser, app, open_tab, 1280, 800)
+    upload(page, SAMPLE)
+    slider = f"#{P}_cutoff input[type=range]"
+    before = rect(page, slider)
+    bar = rect(page, f"#{P} .dazdm-histo-bar")
+    page.fill(f"#{P}_cutoff input[type=number]", "120")  # nearer than every depth: the caption warns
+    page.press(f"#{P}_cutoff input[type=number]", "Enter")
+    page.wait_for_function(
+        "(sel) => document.querySelector(sel).textContent.startsWith('⚠')", arg=f"#{P} .dazdm-histo-caption"
+    )
+    assert rect(page, slider)["y"] == pytest.approx(before["y"], abs=0.5), "the slider moved under the pointer"
+    assert rect(page, f"#{P} .dazdm-histo-bar")["height"] == pytest.approx(bar["height"], abs=0.5)
+    caption = page.locator(f"#{P} .dazdm-histo-caption")
+    assert caption.get_attribute("title").startswith("⚠")  # the whole warning, however the line is cut
+    page.screenshot(path=str(artifacts / "layout_warning.png"))
+    # the band panel's checkboxes: the browser's own look, so a ticked one shows its tick
+    page.click(f"#{P} .dazdm-use-suggestion")
+    page.wait_for_function(
+        "(sel) => !document.querySelector(sel).textContent.startsWith('⚠')", arg=f"#{P} .dazdm-histo-caption"
+    )
+    page.click(f"#{P} .dazdm-bands-suggest")
+    page.wait_for_selector(f"#{P} .dazdm-bands-table tbody tr input[type=checkbox]")
+    looks = page.evaluate(
+        "(p) => [...document.querySelectorAll('#' + p + ' .dazdm-bands input[type=checkbox]')]"
+        ".map((box) => getComputedStyle(box).appearance)",
+        P,
+    )
+    assert looks and set(looks) == {"auto"}
+    assert not page.errors
+    page.close()
