@@ -777,6 +777,7 @@ def canvas_set(tmp_path: Path) -> list[Path]:
 
 def test_a_canvas_set_is_one_entry_with_normal_and_beauty_previews(tab: Tab, canvas_set: list[Path], png_reader):
     out = tab.upload(*canvas_set)
+    assert _plain(out["status"]) == "Loaded 1 set (3 files)."  # not "1 file": the three dropped are one entry
     assert out["files"]["choices"] == ["figure"] and out["files"]["value"] == "figure"
     assert "Canvas set figure" in _plain(out["info"])
     normal, beauty = out["preview_normal"], out["preview_beauty"]
