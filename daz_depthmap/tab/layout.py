@@ -347,7 +347,7 @@ def _hidden(p: str) -> Section:
 
 def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown], None] | None = None) -> TabLayout:
     """Create the components inside the current ``gr.Blocks``; ``host_controls(session, status)`` adds a host's
-    controls (the WebUI's send block) below the outputs."""
+    controls (the WebUI's send block) at the end of the left column."""
     p = ctx.elem_prefix
     parts: Section = {"session": gr.State(None)}
     with gr.Column(elem_id=p, elem_classes=["dazdm-root"]):
@@ -364,14 +364,14 @@ def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown
                 parts |= _normals(p)
                 parts |= _batch(p)
                 parts |= _messages(p)
+                if host_controls is not None:  # the send block: its dropdowns must not open in a scrolling column
+                    host_controls(parts["session"], parts["status"])
             # the result and what to do with it: a column that stays in view (sticky, style.css)
             with gr.Column(scale=4, min_width=380, elem_classes=["dazdm-main", "dazdm-result"]):
                 parts |= _look(p)
                 parts |= _previews(p, ctx.defaults)
                 parts |= _pick(p)
                 parts |= _actions(p)
-                if host_controls is not None:
-                    host_controls(parts["session"], parts["status"])
         parts |= _hidden(p)
     layout = TabLayout(**parts)
     for component in layout.components():
