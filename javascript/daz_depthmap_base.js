@@ -34,6 +34,7 @@
  *                      dazDepthmap.histogramDraw.drawn(prefix) (for tests and tools)
  *   histogram input    the drag under way (its copies of the band plan and the Add split mode)
  *   preview route      whether the route is there, the pictures' blob URLs, the newest picture drawn
+ *   names              nothing: it gives gradio's components tooltips once, at setup
  * They share the pure models (dazDepthmap.histogramModel, bandModel). gradio's client functions (the `_js` of
  * events) enter through dazDepthmap.fileView / setCutoff / live.done, and the WebUI's send steps through
  * dazDepthmap.send (daz_depthmap_send.js). No file defines any other global than window.dazDepthmap.

@@ -292,6 +292,7 @@
                 caption = "⚠ " + problem;
             }
             p.caption.textContent = caption;
+            p.caption.title = caption; // the toolbar keeps one line: a long warning is cut there (style.css)
             p.caption.classList.toggle("dazdm-error", Boolean(problem));
         }
     }

@@ -166,6 +166,11 @@
             s.lastReply = reply;
             if (reply.error && reply.far !== undefined && sent && !s.dirty) {
                 restore(prefix, sent, reply);
+            } else if (!reply.error) {
+                const root = ns.root(prefix);
+                if (root) {
+                    markNear(root, null);
+                }
             }
             ns.emit(prefix, "dazdm:reply", { reply: reply, superseded: s.dirty });
         }
@@ -218,10 +223,33 @@
                 write(root, "far", reply.far);
             }
             if (!sameValue(shown.near, reply.near === undefined ? null : reply.near)) {
-                write(root, "near", reply.near);
+                // a near cutoff refused: kept as typed, the box red with the reason (Save refuses it too)
+                markNear(root, reply.error);
             }
         } finally {
             s.restoring = false;
+        }
+    }
+
+    /** Mark the near cutoff's box refused, with the reason under it (style.css shows data-dazdm-error), or clear. */
+    function markNear(root, reason) {
+        const block = root.querySelector(".dazdm-near");
+        const input = ns.cutoffInputs(root).near;
+        if (!block) {
+            return;
+        }
+        if (reason) {
+            block.dataset.dazdmError = reason;
+        } else {
+            delete block.dataset.dazdmError;
+        }
+        if (input) {
+            input.setAttribute("aria-invalid", reason ? "true" : "false");
+            if (reason) {
+                input.title = reason;
+            } else {
+                input.removeAttribute("title");
+            }
         }
     }
 

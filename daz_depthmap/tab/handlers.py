@@ -37,7 +37,7 @@ from ..session.workspace import Shown
 from . import compat
 from .contract import TabContext
 from .layout import TabLayout
-from .texts import LOOK_LABELS, PICK_HINT, PREVIEW_LABELS, PROCESS_CHOICES
+from .texts import LOOK_LABELS, PICK_HINT, PREVIEW_LABELS, PROCESS_CHOICES, loaded_said
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +223,8 @@ class TabHandlers:
         for path, _name in sources:  # uploads that did not load are not kept
             if path not in kept:
                 self.sessions.forget_upload(session, path)
-        count = len(result.loaded)
-        said = [f"Loaded {count} file{'s' if count != 1 else ''}."] if count else []
+        loaded = loaded_said([1 + len(session.workspace.parts(key).files) for key in result.loaded])
+        said = [loaded] if loaded else []
         said += [f"Added {joined}." for joined in result.joined]  # a set's part dropped after its depth
         message = " ".join(said)
         return {

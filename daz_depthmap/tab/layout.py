@@ -100,10 +100,10 @@ class TabLayout:
 def _files(p: str) -> Section:
     """The upload, the status line and the loaded files."""
     upload = gr.File(
-        label="Depth EXR files, or a render's canvases (drop one or many)",
+        label="Depth EXRs or a render's canvases",
         file_count="multiple",
         file_types=[".exr", ".png", ".jpg", ".jpeg"],
-        height=120,
+        height=140,  # the floating label clear of "Drop File Here", down to 1024 px wide
         elem_id=f"{p}_upload",
         elem_classes=["dazdm-upload"],
     )
@@ -200,9 +200,6 @@ def _actions(p: str) -> Section:
         regions_file = gr.File(label="Region map PNG", visible=False, interactive=False, elem_id=f"{p}_regions_file")
         normal_file = gr.File(label="Normal map PNG", visible=False, interactive=False, elem_id=f"{p}_normal_file")
         beauty_file = gr.File(label="Beauty PNG", visible=False, interactive=False, elem_id=f"{p}_beauty_file")
-    process_how = gr.Radio(
-        list(PROCESS_CHOICES), value=PROCESS_CHOICES[0], label="Process all maps", elem_id=f"{p}_process_how"
-    )
     return {
         "save": save,
         "process_all": process_all,
@@ -212,22 +209,32 @@ def _actions(p: str) -> Section:
         "regions_file": regions_file,
         "normal_file": normal_file,
         "beauty_file": beauty_file,
-        "process_how": process_how,
     }
 
 
-def _recipe(p: str) -> Section:
-    """Export and import of a recipe, and the exported file."""
-    with gr.Row(elem_classes=["dazdm-recipe"]):
-        export_recipe = gr.Button("Export recipe", size="sm", elem_id=f"{p}_export_recipe")
-        import_recipe = gr.UploadButton("Import recipe", file_types=[".json"], size="sm", elem_id=f"{p}_import_recipe")
-    recipe_file = gr.File(
-        label="Recipe (cutoffs, options, bands: map other frames the same way)",
-        visible=False,
-        interactive=False,
-        elem_id=f"{p}_recipe_file",
-    )
-    return {"export_recipe": export_recipe, "import_recipe": import_recipe, "recipe_file": recipe_file}
+def _batch(p: str) -> Section:
+    """How Process all maps the files, export and import of a recipe, and the exported file (a closed accordion)."""
+    with gr.Accordion("Process all and recipes", open=False, elem_id=f"{p}_batch_box"):
+        process_how = gr.Radio(
+            list(PROCESS_CHOICES), value=PROCESS_CHOICES[0], label="Process all maps", elem_id=f"{p}_process_how"
+        )
+        with gr.Row(elem_classes=["dazdm-recipe"]):
+            export_recipe = gr.Button("Export recipe", size="sm", elem_id=f"{p}_export_recipe")
+            import_recipe = gr.UploadButton(
+                "Import recipe", file_types=[".json"], size="sm", elem_id=f"{p}_import_recipe"
+            )
+        recipe_file = gr.File(
+            label="Recipe (cutoffs, options, bands: map other frames the same way)",
+            visible=False,
+            interactive=False,
+            elem_id=f"{p}_recipe_file",
+        )
+    return {
+        "process_how": process_how,
+        "export_recipe": export_recipe,
+        "import_recipe": import_recipe,
+        "recipe_file": recipe_file,
+    }
 
 
 def _messages(p: str) -> Section:
@@ -265,8 +272,12 @@ def _cutoffs(p: str) -> Section:
 
 
 def _bands(p: str) -> Section:
-    """The band panel (drawn by the page script) and what the preview shows."""
-    bands = gr.HTML(bands_html(), elem_id=f"{p}_bands")
+    """The band panel (drawn by the page script)."""
+    return {"bands": gr.HTML(bands_html(), elem_id=f"{p}_bands")}
+
+
+def _look(p: str) -> Section:
+    """What the preview shows: the depth map, the bands' test colours or the region map."""
     look = gr.Radio(
         list(LOOK_LABELS.values()),
         value=LOOK_LABELS["depth"],
@@ -274,7 +285,7 @@ def _bands(p: str) -> Section:
         elem_id=f"{p}_look",
         elem_classes=["dazdm-look"],
     )
-    return {"bands": bands, "look": look}
+    return {"look": look}
 
 
 def _preview(label: str, height: int, **kwargs: Any) -> gr.Image:
@@ -336,28 +347,31 @@ def _hidden(p: str) -> Section:
 
 def build_layout(ctx: TabContext, host_controls: Callable[[gr.State, gr.Markdown], None] | None = None) -> TabLayout:
     """Create the components inside the current ``gr.Blocks``; ``host_controls(session, status)`` adds a host's
-    controls (the WebUI's send block) below the outputs."""
+    controls (the WebUI's send block) at the end of the left column."""
     p = ctx.elem_prefix
     parts: Section = {"session": gr.State(None)}
     with gr.Column(elem_id=p, elem_classes=["dazdm-root"]):
-        parts["intro"] = gr.Markdown(
-            INTRO.format(folder=ctx.output_dir), elem_id=f"{p}_intro", elem_classes=["dazdm-intro"]
-        )
         with gr.Row(equal_height=False, elem_classes=["dazdm-layout"]):
-            with gr.Column(scale=2, min_width=320, elem_classes=["dazdm-side"]):
+            # the work: files, histogram and cutoffs, bands, then the options folded away
+            with gr.Column(scale=5, min_width=420, elem_classes=["dazdm-side"]):
+                parts["intro"] = gr.Markdown(
+                    INTRO.format(folder=ctx.output_dir), elem_id=f"{p}_intro", elem_classes=["dazdm-intro"]
+                )
                 parts |= _files(p)
-                parts |= _options(p, ctx.defaults)
-                parts |= _normals(p)
-                parts |= _actions(p)
-                parts |= _recipe(p)
-                parts |= _messages(p)
-                if host_controls is not None:
-                    host_controls(parts["session"], parts["status"])
-            with gr.Column(scale=3, min_width=480, elem_classes=["dazdm-main"]):
                 parts |= _cutoffs(p)
                 parts |= _bands(p)
+                parts |= _options(p, ctx.defaults)
+                parts |= _normals(p)
+                parts |= _batch(p)
+                parts |= _messages(p)
+                if host_controls is not None:  # the send block: its dropdowns must not open in a scrolling column
+                    host_controls(parts["session"], parts["status"])
+            # the result and what to do with it: a column that stays in view (sticky, style.css)
+            with gr.Column(scale=4, min_width=380, elem_classes=["dazdm-main", "dazdm-result"]):
+                parts |= _look(p)
                 parts |= _previews(p, ctx.defaults)
                 parts |= _pick(p)
+                parts |= _actions(p)
         parts |= _hidden(p)
     layout = TabLayout(**parts)
     for component in layout.components():

@@ -87,6 +87,17 @@ HISTOGRAM_HTML = """
 """
 
 
+def loaded_said(set_files: list[int]) -> str:
+    """What an upload loaded, from the number of files of each entry (1: a plain depth file, more: a canvas set):
+    "Loaded 2 files.", "Loaded 1 set (3 files).", "Loaded 1 file and 1 set (3 files)." ("" for nothing)."""
+    plain = sum(1 for n in set_files if n == 1)
+    sets = [n for n in set_files if n > 1]
+    said = [f"{plain} file{'s' if plain != 1 else ''}"] if plain else []
+    if sets:
+        said.append(f"{len(sets)} set{'s' if len(sets) != 1 else ''} ({sum(sets)} files)")
+    return f"Loaded {' and '.join(said)}." if said else ""
+
+
 def bands_html() -> str:
     """The band panel's HTML, carrying the numbers the page script shares with Python (the highest region number
     Regional Prompter takes, the grey levels of an 8-bit map) so the script never holds copies of them."""

@@ -325,19 +325,33 @@ def test_a_click_on_save_right_after_typing_a_seed_is_not_lost(page, app, png_re
     page.screenshot(path=str(artifacts / f"tab_seed_then_save_{delay}ms.png"))
 
 
-def test_a_rejected_near_cutoff_is_replaced_by_the_one_in_use(page, app, truth, png_reader):
+def test_a_refused_near_cutoff_stays_as_typed_in_red_with_the_reason(page, app, truth, png_reader):
     depth, valid = truth
     near_box = f"#{P}_near input"
     page.fill(near_box, "200")
     assert wait_preview_settled(page)["near"] == pytest.approx(200)
     far = cutoff(page)
-    page.fill(near_box, "400")  # beyond the far cutoff: refused
+    page.fill(near_box, "400")  # beyond the far cutoff: refused with a word, not silently undone
     page.wait_for_function(
         "(sel) => document.querySelector(sel).textContent.includes('near cutoff')", arg=f"#{P} .dazdm-histo-caption"
     )
     assert "⚠" in page.inner_text(f"#{P} .dazdm-histo-caption")
-    page.wait_for_function("(sel) => document.querySelector(sel).value === '200'", arg=near_box, timeout=5_000)
+    page.wait_for_selector(f"#{P}_near[data-dazdm-error]", timeout=5_000)
+    assert page.input_value(near_box) == "400" and page.get_attribute(near_box, "aria-invalid") == "true"
+    reason = page.get_attribute(f"#{P}_near", "data-dazdm-error")
+    assert "near cutoff" in reason
+    shown = page.evaluate(  # the reason is on the page, under the box, and the box is red
+        "(sel) => { const b = document.querySelector(sel); return {after: getComputedStyle(b, '::after').content, "
+        "border: getComputedStyle(b.querySelector('input')).borderTopColor, "
+        "plain: getComputedStyle(document.querySelector(sel.replace('_near', '_cutoff') + ' input[type=number]'))"
+        ".borderTopColor}; }",
+        f"#{P}_near",
+    )
+    assert "near cutoff" in shown["after"] and shown["border"] != shown["plain"]
     assert cutoff(page) == pytest.approx(far)
+    page.fill(near_box, "200")  # a near cutoff that fits: the mark goes
+    page.wait_for_selector(f"#{P}_near:not([data-dazdm-error])", timeout=10_000)
+    assert wait_preview_settled(page)["near"] == pytest.approx(200)
     # what the inputs show is what Save writes: near cutoff 200 (white up to 200, greys behind)
     png = saved_png(page, app, png_reader, lambda: page.click(f"#{P}_save"))
     assert np.all(png[valid & (depth <= 199.5)] == 255)

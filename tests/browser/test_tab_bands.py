@@ -186,6 +186,7 @@ def test_save_writes_the_region_map_at_the_size_asked(page, app, png_reader):
 
 
 def test_recipe_export_and_import(page, app, tmp_path: Path):
+    page.click(f"#{P}_batch_box .label-wrap")  # the accordion that holds the recipe's buttons
     page.click(f"#{P}_export_recipe")
     page.wait_for_selector(f"#{P}_recipe_file a", timeout=30_000)
     exported = json.loads((app.out_dir / "two_figures_depth.recipe.json").read_text())
