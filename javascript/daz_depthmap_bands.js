@@ -24,7 +24,7 @@
     function bandState(prefix) {
         let s = states.get(prefix);
         if (!s) {
-            s = { plan: null, addMode: false, localProblem: null, regionNotes: [], limits: null };
+            s = { plan: null, addMode: false, localProblem: null, regionNotes: [], limits: null, suggestNote: null };
             states.set(prefix, s);
         }
         return s;
@@ -82,6 +82,7 @@
     function edited(prefix, plan, suggest) {
         const s = bandState(prefix);
         s.plan = plan;
+        s.suggestNote = null; // an edit, or a new suggestion, replaces what the last suggestion said
         render(prefix);
         ns.emit(prefix, "dazdm:bands", plan);
         ns.emit(prefix, "dazdm:bands-edit", { plan: plan, suggest: Boolean(suggest) });
@@ -167,7 +168,8 @@
         p.total.classList.toggle("dazdm-error", several && total !== s.limits.totalLevels);
         const errors = [s.localProblem, plan.problem].filter(Boolean).map((text) => "⚠ " + text);
         const notes = (plan.notes || []).concat(s.regionNotes || []);
-        p.problem.textContent = several ? errors.concat(notes).join("  ·  ") : "";
+        // one band: only what Suggest bands found (nothing), until the next answer
+        p.problem.textContent = several ? errors.concat(notes).join("  ·  ") : s.suggestNote || "";
         p.problem.classList.toggle("dazdm-error", errors.length > 0);
         if (p.parts) {
             p.parts.checked = Boolean(plan.split_parts);
@@ -348,6 +350,7 @@
             setAddMode(prefix, false);
             s.localProblem = null;
             s.regionNotes = [];
+            s.suggestNote = null;
             render(prefix);
             ns.emit(prefix, "dazdm:bands", s.plan);
         });
@@ -362,6 +365,9 @@
             }
             s.plan = model.copy(reply.bands);
             s.regionNotes = reply.look === "regions" ? reply.region_notes || [] : [];
+            if (reply.suggested) {
+                s.suggestNote = reply.suggest_note || null; // kept through the answers that follow, until an edit
+            }
             render(prefix);
             ns.emit(prefix, "dazdm:bands", s.plan);
         });

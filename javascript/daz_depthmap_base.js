@@ -25,7 +25,8 @@
  * told them), or read it through the owner's read-only accessor:
  *   base (this file)   the file view shown — dazDepthmap.viewOf(prefix), read where it is needed at once (a click,
  *                      a request, a drawing set up after the view came); do not change the object it returns
- *   bands              the band plan shown and edited, the Add split mode, the panel's limits (the most levels and
+ *   bands              the band plan shown and edited, the Add split mode, what the last Suggest bands said ("No
+ *                      gaps found" until an edit or another file), the panel's limits (the most levels and
  *                      the highest region number, from the panel's data-total-levels / data-max-region, which
  *                      the server writes) — dazDepthmap.bandPanel.plan(prefix) (a copy, for tests and tools)
  *   live               the live requests (sequence, in flight, changed values, latencies, the last answer) and the

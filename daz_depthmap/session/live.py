@@ -36,6 +36,10 @@ class LiveUpdate:
     preview: Preview | None = None
 
 
+#: What Suggest bands says when the window holds no gap between subjects (the panel shows it under its bar).
+NO_GAPS = "No gaps found between subjects in the window: Ctrl+click the histogram to split"
+
+
 def parse_request(text: str | bytes | None) -> dict[str, Any] | None:
     """A live request's JSON object, or ``None`` when it is not one (too long, not JSON, not an object)."""
     if not text or len(text) > MAX_REQUEST_BYTES:
@@ -96,6 +100,8 @@ def live_update(ws: Workspace, data: Mapping[str, Any]) -> LiveUpdate:
         if shown is not None and data.get("suggest"):  # bands split at the histogram's gaps in the new window
             suggested = shown.file.suggest_bands(shown.params, shown.bands.mode)
             shown = ws.set_bands(replace(shown.bands, plan=suggested))
+            if len(suggested.bands) < 2:
+                reply["suggest_note"] = NO_GAPS
         if shown is not None:
             preview = shown.render_preview()
             reply.update(live_reply(shown, preview))

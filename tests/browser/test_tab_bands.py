@@ -201,3 +201,30 @@ def test_recipe_export_and_import(page, app, tmp_path: Path):
     assert page.input_value(f"#{P} .dazdm-bands-mode") == "manual"
     assert "Mapped with the recipe other levels.json" in page.inner_text(f"#{P}_status")
     assert [b["levels"] for b in plan(page)["bands"]] == [100, 156]  # the server's view of the imported plan
+
+
+def test_suggest_bands_says_when_it_finds_no_gap(page, tmp_path: Path):
+    """A depth that runs on without a gap (a ramp): Suggest bands leaves one band and says why, not nothing."""
+    from tests.synthetic import write_depth_exr
+
+    ramp = tmp_path / "ramp.exr"
+    write_depth_exr(ramp, np.tile(np.linspace(100.0, 900.0, 256, dtype=np.float32), (128, 1)))
+    page.set_input_files(f"#{P}_upload input[type=file]", str(ramp))
+    page.wait_for_function("(p) => (dazDepthmap.viewOf(p) || {}).nearest === 100", arg=P, timeout=30_000)
+    settled(page)
+    page.evaluate(
+        "(p) => { window.__replies = []; dazDepthmap.root(p).addEventListener('dazdm:reply', (e) => "
+        "window.__replies.push(e.detail.reply)); }",
+        P,
+    )
+    page.click(f"#{P} .dazdm-bands-suggest")
+    settled(page)
+    asked = page.evaluate("() => window.__replies.find((r) => r.suggested)")
+    assert asked is not None and asked["suggest_note"].startswith("No gaps found"), asked
+    assert len(plan(page)["bands"]) == 1
+    page.wait_for_function(
+        "(sel) => document.querySelector(sel).textContent.startsWith('No gaps found')",
+        arg=f"#{P} .dazdm-bands-problem",
+        timeout=10_000,
+    )
+    assert "Ctrl+click the histogram to split" in page.inner_text(f"#{P} .dazdm-bands-problem")
