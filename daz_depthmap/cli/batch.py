@@ -190,8 +190,10 @@ def _sections(item: Item, job: Job, made: JobResult) -> list[str]:
         sections.append("normals: the Normal canvas is not converted without --normal")
     if canvas_set.beauty is not None:
         name = shown_name(canvas_set.beauty.path.name)
-        what = "the render as saved (not rewritten)" if made.beauty_kept else None
-        sections.append(f"beauty: {name}, {what}" if what else f"beauty: Beauty canvas {name} exposed and sRGB-encoded")
+        kept = f"{name}, the render as saved (not rewritten)"
+        sections.append(
+            f"beauty: {kept}" if made.beauty_kept else f"beauty: Beauty canvas {name} exposed and sRGB-encoded"
+        )
     return sections
 
 

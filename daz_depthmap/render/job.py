@@ -186,13 +186,13 @@ def map_depth_image(image: DepthImage, job: Job, stats: DepthStats | None = None
     """
     params = job.params
     stats = stats or depth_stats(image.depth, image.valid)
+    window = window_of(image, params, stats)  # once: with ``auto`` it searches the histogram
     if job.settled:
         plan = job.bands if isinstance(job.bands, BandPlan) else None
     else:
-        window, _ = window_of(image, params, stats)
-        plan = plan_for_image(job.bands, image.depth, image.valid, stats, window, job.allocate)
+        plan = plan_for_image(job.bands, image.depth, image.valid, stats, window[0], job.allocate)
     advice = tuple(advice_lines(image.depth, stats)) if job.report else ()
-    result = render(image, params, stats, plan=plan)
+    result = render(image, params, stats, plan=plan, window=window)
     painted = plan or BandPlan()
     index = None  # which band each pixel is in (int16, 2 bytes a pixel): only for what needs it
     if job.regions or job.test_colours or (plan is not None and job.report):
@@ -210,17 +210,18 @@ def map_depth_image(image: DepthImage, job: Job, stats: DepthStats | None = None
 
 
 def _checked_size(
-    sizes: dict[str, tuple[Source, int, int]], source: Source, what: str, width: int, height: int
+    first: list[tuple[str, Source, int, int]], source: Source, what: str, width: int, height: int
 ) -> None:
-    """Refuse a part of another size than the set's first part (naming both files)."""
-    if not sizes:
-        sizes[what] = (source, width, height)
+    """Refuse a part of another size than the set's first part (naming both files); the first part is kept in
+    ``first``."""
+    if not first:
+        first.append((what, source, width, height))
         return
-    first_what, (first, first_width, first_height) = next(iter(sizes.items()))
+    first_what, first_source, first_width, first_height = first[0]
     if (first_width, first_height) != (width, height):
         raise DepthReadError(
             Path(source.shown),
-            f"the {what} is {width}x{height} pixels but the {first_what} {first.shown} is "
+            f"the {what} is {width}x{height} pixels but the {first_what} {first_source.shown} is "
             f"{first_width}x{first_height}: they must come from the same render at the same size",
         )
 
@@ -257,7 +258,7 @@ def run_job(
         Naming the part (by the name its user knows) and the problem, when any part cannot be read or made, or the
         parts differ in size; then nothing of the set is made.
     """
-    sizes: dict[str, tuple[Source, int, int]] = {}
+    sizes: list[tuple[str, Source, int, int]] = []  # the first part read: the set's size
     made: DepthOutputs | None = None
     if files.depth is not None:
         source = files.depth

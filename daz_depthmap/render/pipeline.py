@@ -119,8 +119,10 @@ def render(
     stats: DepthStats | None = None,
     ranks: DepthRanks | None = None,
     plan: BandPlan | None = None,
+    window: tuple[DepthWindow, Suggestion | None] | None = None,
 ) -> DepthMap:
-    """Make the depth map of ``image`` at full resolution (with the bands of ``plan``, if any).
+    """Make the depth map of ``image`` at full resolution (with the bands of ``plan``, if any; ``window``: what
+    :func:`window_of` gave for this image and ``params``, when the caller has it — ``auto`` searches the histogram).
 
     Raises
     ------
@@ -131,8 +133,8 @@ def render(
         band of 0 levels that holds pixels).
     """
     stats = stats or depth_stats(image.depth, image.valid)
-    window, suggestion = window_of(image, params, stats)
+    chosen, suggestion = window or window_of(image, params, stats)
     if params.compress_map and ranks is None:
         ranks = rank_depths(image.depth, image.valid)
-    mapped, mask = map_depth(image.depth, image.valid, window, params, ranks, plan)
-    return DepthMap(mapped, mask, window, suggestion)
+    mapped, mask = map_depth(image.depth, image.valid, chosen, params, ranks, plan)
+    return DepthMap(mapped, mask, chosen, suggestion)
