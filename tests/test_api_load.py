@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ import numpy as np
 import pytest
 
 from daz_depthmap.http.routes import MAX_IN_FLIGHT, PREFIX
+from tests.serving import free_port, wait_until_serving
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 F32 = "synthetic_daz_Y_f32_zip_1200.exr"
@@ -65,9 +65,7 @@ def post(url: str, data: bytes) -> tuple[int, object]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the server's RSS from /proc")
 def test_a_storm_of_large_bodies_and_conversions(shared_exr_dir: Path, tmp_path: Path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     temp = tmp_path / "server-tmp"
     temp.mkdir()
     server = subprocess.Popen(
@@ -81,15 +79,7 @@ def test_a_storm_of_large_bodies_and_conversions(shared_exr_dir: Path, tmp_path:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            try:
-                with urllib.request.urlopen(url + "/", timeout=5):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the app did not start"
-                time.sleep(0.2)
+        wait_until_serving(url + "/", server, 60, lambda: server.stderr.read() if server.stderr else "")
         big = tmp_path / "large.exr"
         large_exr(big)
         large_body = json.dumps({"image": base64.b64encode(big.read_bytes()).decode(), "name": "large.exr"}).encode()

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 
 from daz_depthmap import app
 from daz_depthmap.http.routes import PREFIX
+from tests.serving import free_port, wait_until_serving
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 F32 = "synthetic_daz_Y_f32_zip_1200.exr"
@@ -85,9 +85,7 @@ sys.exit(app.main(sys.argv[1:]))
 @contextlib.contextmanager
 def running_app(tmp_path: Path, *flags: str) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
     """The app with the probe on a free port: ``(url, process, its temporary folder)``; stopped after."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     script, temp = tmp_path / "probe.py", tmp_path / "tmp"
     script.write_text(PROBE, encoding="utf-8")
     temp.mkdir()
@@ -102,15 +100,7 @@ def running_app(tmp_path: Path, *flags: str) -> Iterator[tuple[str, subprocess.P
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                with urllib.request.urlopen(url + "/", timeout=5):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the app did not start"
-                time.sleep(0.2)
+        wait_until_serving(url + "/", process, 90, lambda: process.stdout.read() if process.stdout else "")
         yield url, process, temp
     finally:
         if process.poll() is None:

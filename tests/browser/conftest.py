@@ -10,11 +10,9 @@ import base64
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,16 +21,11 @@ import numpy as np
 import pytest
 
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.serving import free_port, wait_until_serving
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 PREFIX = "daz_depthmap"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class App:
@@ -57,7 +50,7 @@ class App:
 def start_app(command: list[str]) -> Iterator[App]:
     """Run an app command (``python ARGS --port P --out-dir D``) until the generator is closed."""
     work = Path(tempfile.mkdtemp(prefix="dazdm-browser-"))
-    port = _free_port()
+    port = free_port()
     out_dir = work / "outputs"
     log = work / "app.log"
     temp = work / "tmp"  # the app's temporary files (gradio's uploads, the session store's), to look at
@@ -73,18 +66,11 @@ def start_app(command: list[str]) -> Iterator[App]:
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the app did not start:\n{log.read_text(errors='replace')}", pytrace=False)
-        time.sleep(0.25)
+    try:
+        wait_until_serving(url, process, 60, lambda: log.read_text(errors="replace"))
+    except AssertionError as exc:
+        process.kill()
+        pytest.fail(str(exc), pytrace=False)
     yield App(url, out_dir, process, log, temp)
     process.terminate()
     try:
